@@ -1,0 +1,185 @@
+"""
+The plugin's data: one POK credential per learner and course, and the course/organisation templates.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from opaque_keys.edx.django.models import CourseKeyField
+
+HISTORY_LIMIT = 50
+
+
+class InvalidTransition(Exception):
+    """A credential was asked to move to a state it cannot reach from its current one."""
+
+
+class CredentialState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    REQUESTING = "requesting", _("Requesting from POK")
+    RETRYING = "retrying", _("Waiting to retry")
+    PROCESSING = "processing", _("Processing in POK")
+    EMITTED = "emitted", _("Emitted")
+    FAILED = "failed", _("Failed")
+    OUTCOME_UNKNOWN = "outcome_unknown", _("Outcome unknown")
+    REVOKED = "revoked", _("Revoked")
+
+
+S = CredentialState
+
+# The only moves the issuing code may make; anything else is a bug and raises InvalidTransition.
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.PENDING: frozenset({S.REQUESTING, S.REVOKED}),
+    S.REQUESTING: frozenset({S.PROCESSING, S.EMITTED, S.RETRYING, S.FAILED, S.OUTCOME_UNKNOWN, S.REVOKED}),
+    S.RETRYING: frozenset({S.REQUESTING, S.FAILED, S.REVOKED}),
+    S.PROCESSING: frozenset({S.PROCESSING, S.EMITTED, S.FAILED, S.REVOKED}),
+    S.EMITTED: frozenset({S.EMITTED, S.REVOKED, S.PENDING}),
+    S.FAILED: frozenset({S.PENDING, S.REQUESTING, S.PROCESSING, S.EMITTED, S.REVOKED}),
+    S.OUTCOME_UNKNOWN: frozenset({S.PENDING, S.REQUESTING, S.PROCESSING, S.EMITTED, S.FAILED, S.REVOKED}),
+    S.REVOKED: frozenset({S.PENDING}),
+}
+
+# States in which the learner is still waiting for POK (the "being issued" page).
+IN_FLIGHT_STATES = frozenset({S.PENDING, S.REQUESTING, S.RETRYING, S.PROCESSING, S.OUTCOME_UNKNOWN})
+
+
+class EmissionType(models.TextChoices):
+    POK = "pok", _("Web credential")
+    BLOCKCHAIN = "blockchain", _("Blockchain (NFT)")
+
+
+class PokCertificate(models.Model):
+    """
+    A learner's POK credential for one course, and where its issuing stands.
+
+    .. pii: receiver_name and receiver_email copy the learner's name and email as sent to POK.
+    .. pii_types: name, email_address
+    .. pii_retirement: local_api (scrubbed on USER_RETIRE_LMS_MISC)
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pok_certificates"
+    )
+    course_key = CourseKeyField(max_length=255, db_index=True)
+    # Unguessable id used in public URLs and the status endpoint, never the integer primary key.
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+    state = models.CharField(max_length=32, choices=CredentialState.choices, default=S.PENDING)
+    pok_state = models.CharField(max_length=64, blank=True, help_text=_("State as POK last reported it."))
+    pok_credential_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    view_url = models.URLField(max_length=500, blank=True)
+    image_url = models.URLField(max_length=1000, blank=True)
+    image_url_expires_at = models.DateTimeField(null=True, blank=True)
+
+    template_id = models.CharField(max_length=64, blank=True)
+    page_id = models.CharField(max_length=64, blank=True)
+    emission_type = models.CharField(max_length=16, choices=EmissionType.choices, blank=True)
+    emission_date = models.DateTimeField(null=True, blank=True)
+    title = models.CharField(max_length=255, blank=True)
+    emitter = models.CharField(max_length=255, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    language_tag = models.CharField(max_length=35, blank=True)
+    receiver_name = models.CharField(max_length=255, blank=True)
+    receiver_email = models.EmailField(max_length=254, blank=True)
+
+    # Snapshots of what the platform only knows while the certificate is being requested.
+    grade_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    letter_grade = models.CharField(max_length=64, blank=True)
+    mode = models.CharField(max_length=100, blank=True)
+    generation_mode = models.CharField(max_length=32, blank=True)
+
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    requesting_since = models.DateTimeField(null=True, blank=True)
+    history = models.JSONField(default=list, blank=True)
+
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("POK certificate")
+        verbose_name_plural = _("POK certificates")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "course_key"], name="openedx_pok_one_credential_per_course"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="openedx_pok_state_due_idx"),
+            models.Index(fields=["state", "requesting_since"], name="openedx_pok_state_since_idx"),
+            models.Index(fields=["course_key", "state"], name="openedx_pok_course_state_idx"),
+            models.Index(fields=["modified"], name="openedx_pok_modified_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.course_key} / user {self.user_id}: {self.state}"
+
+    @property
+    def is_in_flight(self) -> bool:
+        return self.state in IN_FLIGHT_STATES
+
+    def move_to(self, new_state: str, note: str = "") -> None:
+        """Change state in memory and record it in the history; the caller saves the row."""
+        if new_state not in ALLOWED_TRANSITIONS[self.state]:
+            raise InvalidTransition(f"{self.state} -> {new_state}")
+        self.history = [
+            *self.history[-(HISTORY_LIMIT - 1) :],
+            {"at": timezone.now().isoformat(), "from": self.state, "to": new_state, "note": note[:500]},
+        ]
+        self.state = new_state
+
+
+class CertificateTemplate(models.Model):
+    """
+    Which POK template a course, or every course of an organisation, issues from.
+
+    Precedence: a course row, then an organisation row, then the POK_TEMPLATE_ID setting; within
+    each level a row for the certificate's mode wins over a row for every mode (empty mode).
+    """
+
+    # Exactly one of course_key and organization is set (see clean); the other stays empty.
+    course_key = CourseKeyField(max_length=255, blank=True, db_index=True)
+    organization = models.CharField(
+        max_length=255, blank=True, db_index=True, help_text=_("Organisation short name, e.g. OpenedX.")
+    )
+    mode = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        help_text=_("Certificate mode, e.g. verified; empty for every mode."),
+    )
+    template_id = models.CharField(max_length=64, help_text=_("POK template id."))
+    page_id = models.CharField(
+        max_length=64, blank=True, help_text=_("POK landing page id; empty for the default.")
+    )
+    emission_type = models.CharField(
+        max_length=16,
+        choices=EmissionType.choices,
+        blank=True,
+        help_text=_("Empty uses the POK_EMISSION_TYPE setting."),
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    modified = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("POK certificate template")
+        verbose_name_plural = _("POK certificate templates")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["course_key", "organization", "mode"], name="openedx_pok_one_template_per_scope_mode"
+            ),
+        ]
+
+    def __str__(self):
+        scope = self.course_key or f"organization {self.organization}"
+        return f"{scope} ({self.mode or 'all modes'}) -> {self.template_id}"
+
+    def clean(self):
+        self.organization = (self.organization or "").strip()
+        if bool(self.course_key) == bool(self.organization):
+            raise ValidationError(_("Set either a course or an organisation, not both."))

@@ -1,0 +1,219 @@
+"""
+The only module that imports Open edX internals.
+
+Every import happens inside a function: the plugin's modules load before the platform's apps are
+ready, and in CMS some LMS modules do not exist at all. Callers get plain data or our own
+exceptions, never platform objects they would have to understand.
+"""
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from opaque_keys.edx.keys import CourseKey
+
+from openedx_pok.conf import COURSE_WAFFLE_FLAG_NAME, setting
+
+log = logging.getLogger(__name__)
+
+DOWNLOADABLE = "downloadable"
+
+
+class CourseNotFound(Exception):
+    """The platform does not know the course."""
+
+
+@dataclass(frozen=True)
+class Signatory:
+    name: str = ""
+    title: str = ""
+    organization: str = ""
+
+
+@dataclass(frozen=True)
+class CertificateConfiguration:
+    """The course's active certificate configuration, as the course team set it in Studio."""
+
+    course_title: str = ""
+    signatories: tuple[Signatory, ...] = ()
+
+
+@dataclass(frozen=True)
+class CourseDetails:
+    course_key: CourseKey
+    display_name: str
+    org: str
+    display_organization: str
+    number: str
+    language: str = ""
+    certificate_configuration: CertificateConfiguration | None = None
+
+
+@dataclass(frozen=True)
+class PlatformCertificate:
+    """The platform's own certificate record for a learner (GeneratedCertificate)."""
+
+    user_id: int
+    course_key: CourseKey
+    status: str
+    mode: str
+    grade: str
+    verify_uuid: str
+
+    @property
+    def is_downloadable(self) -> bool:
+        return self.status == DOWNLOADABLE
+
+
+def _course_waffle_flag():
+    from openedx.core.djangoapps.waffle_utils import CourseWaffleFlag
+
+    return CourseWaffleFlag(COURSE_WAFFLE_FLAG_NAME, __name__)
+
+
+def is_pok_enabled_for_course(course_key: CourseKey) -> bool:
+    """POK issues certificates for every course, or for those switched on (course → org → global flag)."""
+    if setting("POK_ENABLED_FOR_ALL_COURSES"):
+        return True
+    return bool(_course_waffle_flag().is_enabled(course_key))
+
+
+def get_course_details(course_key: CourseKey) -> CourseDetails:
+    from django.http import Http404
+    from openedx.core.lib.courses import get_course_by_id
+
+    try:
+        course = get_course_by_id(course_key)
+    except Http404 as error:
+        raise CourseNotFound(str(course_key)) from error
+    return CourseDetails(
+        course_key=course_key,
+        display_name=getattr(course, "display_name", "") or "",
+        org=getattr(course, "org", "") or course_key.org,
+        display_organization=getattr(course, "display_organization", "") or "",
+        number=getattr(course, "display_number_with_default", "") or getattr(course, "number", "") or "",
+        language=getattr(course, "language", "") or "",
+        certificate_configuration=_active_certificate_configuration(getattr(course, "certificates", None)),
+    )
+
+
+def _active_certificate_configuration(certificates: dict | None) -> CertificateConfiguration | None:
+    """Studio keeps several configurations; only the active one describes the real certificate."""
+    for config in (certificates or {}).get("certificates", []) or []:
+        if config.get("is_active"):
+            return CertificateConfiguration(
+                course_title=config.get("course_title") or "",
+                signatories=tuple(
+                    Signatory(
+                        name=signatory.get("name") or "",
+                        title=signatory.get("title") or "",
+                        organization=signatory.get("organization") or "",
+                    )
+                    for signatory in config.get("signatories", []) or []
+                ),
+            )
+    return None
+
+
+def get_organization_name(course_key: CourseKey) -> str:
+    """Long name of the course's first organisation, or an empty string."""
+    try:
+        from organizations.api import get_course_organizations
+    except ImportError:
+        return ""
+    organizations = get_course_organizations(course_key=course_key) or []
+    for organization in organizations:
+        name = organization.get("name") or organization.get("short_name")
+        if name:
+            return name
+    return ""
+
+
+def get_learner_full_name(user) -> str:
+    """The name the learner gave in their profile, falling back to Django's first and last names."""
+    from django.core.exceptions import ObjectDoesNotExist
+
+    try:
+        profile_name = user.profile.name
+    except (ObjectDoesNotExist, AttributeError):
+        profile_name = ""
+    return (profile_name or user.get_full_name() or "").strip()
+
+
+def get_learner_language(user) -> str:
+    from openedx.core.djangoapps.user_api.preferences.api import get_user_preference
+
+    return get_user_preference(user, "pref-lang") or ""
+
+
+def get_platform_name() -> str:
+    return getattr(settings, "PLATFORM_NAME", "") or ""
+
+
+def get_platform_certificate(user_id: int, course_key: CourseKey) -> PlatformCertificate | None:
+    from lms.djangoapps.certificates.api import get_certificate_for_user_id
+
+    certificate = get_certificate_for_user_id(user_id, course_key)
+    return _to_platform_certificate(certificate) if certificate else None
+
+
+def iter_downloadable_certificates(course_key: CourseKey) -> Iterator[PlatformCertificate]:
+    """Every downloadable Open edX certificate of a course, for backfills."""
+    from lms.djangoapps.certificates.models import GeneratedCertificate
+
+    certificates = GeneratedCertificate.eligible_certificates.filter(
+        course_id=course_key, status=DOWNLOADABLE
+    )
+    for certificate in certificates.order_by("pk").iterator():
+        yield _to_platform_certificate(certificate)
+
+
+def _to_platform_certificate(certificate) -> PlatformCertificate:
+    return PlatformCertificate(
+        user_id=certificate.user_id,
+        course_key=certificate.course_id,
+        status=certificate.status,
+        mode=certificate.mode,
+        grade=str(certificate.grade or ""),
+        verify_uuid=certificate.verify_uuid,
+    )
+
+
+def is_course_staff(user, course_key: CourseKey) -> bool:
+    """Global staff, or staff/instructor of the course: who may see Studio's certificate preview."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    from common.djangoapps.student.roles import CourseInstructorRole, CourseStaffRole, GlobalStaff
+
+    return (
+        GlobalStaff().has_user(user)
+        or CourseStaffRole(course_key).has_user(user)
+        or CourseInstructorRole(course_key).has_user(user)
+    )
+
+
+def grade_percent(course_grade) -> Decimal | None:
+    """The platform passes a CourseGrade (``percent`` from 0 to 1), or None, despite the float annotation."""
+    percent = getattr(course_grade, "percent", course_grade)
+    if percent is None or isinstance(percent, bool):
+        return None
+    try:
+        return (Decimal(str(percent)) * 100).quantize(Decimal("0.01"))
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+
+
+def letter_grade(course_grade) -> str:
+    return str(getattr(course_grade, "letter_grade", "") or "")
+
+
+def emit_tracking_event(name: str, data: dict) -> None:
+    """Send an analytics event through Open edX's tracker when it is installed."""
+    try:
+        from eventtracking import tracker
+    except ImportError:
+        log.debug("Event tracking unavailable; not emitting %s", name)
+        return
+    tracker.emit(name, data)

@@ -1,0 +1,50 @@
+"""
+Settings every Open edX project type gets from the plugin.
+
+Only absent settings receive defaults: a value the operator set before ``add_plugins`` runs
+(LMS's YAML configuration) is kept, and one set afterwards (a Tutor patch) simply overrides ours.
+"""
+
+import copy
+
+from openedx_pok.conf import SETTINGS
+
+CREATION_STEP = "openedx_pok.filters.IssuePokCredentialStep"
+RENDER_STEP = "openedx_pok.filters.RenderPokCredentialStep"
+
+CREATION_FILTER = "org.openedx.learning.certificate.creation.requested.v1"
+RENDER_FILTER = "org.openedx.learning.certificate.render.started.v1"
+
+
+def plugin_settings(settings):
+    for entry in SETTINGS:
+        if not hasattr(settings, entry.name):
+            setattr(settings, entry.name, copy.deepcopy(entry.default))
+    add_pipeline_step(settings, CREATION_FILTER, CREATION_STEP)
+    add_pipeline_step(settings, RENDER_FILTER, RENDER_STEP)
+
+
+def add_pipeline_step(settings, filter_type, step_path):
+    """
+    Append our step to a filter's pipeline, keeping every other step and the operator's choices.
+
+    A filter configured by nobody yet is created with ``fail_silently`` on, so that an unexpected
+    error in any step cannot break the platform's code path; our steps also guard themselves, since
+    an operator may have set ``fail_silently`` off for the other steps of the same filter.
+    """
+    filters_config = getattr(settings, "OPEN_EDX_FILTERS_CONFIG", None)
+    if filters_config is None:
+        filters_config = {}
+        settings.OPEN_EDX_FILTERS_CONFIG = filters_config
+    filter_config = filters_config.get(filter_type)
+    if not isinstance(filter_config, dict):
+        # openedx-filters also accepts a bare list or string of steps, meaning fail_silently on.
+        existing_steps = [filter_config] if isinstance(filter_config, str) else list(filter_config or [])
+        filter_config = {"fail_silently": True, "pipeline": existing_steps}
+        filters_config[filter_type] = filter_config
+    pipeline = filter_config.get("pipeline") or []
+    if isinstance(pipeline, str):
+        pipeline = [pipeline]
+    if step_path not in pipeline:
+        pipeline = [*pipeline, step_path]
+    filter_config["pipeline"] = pipeline

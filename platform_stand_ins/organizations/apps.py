@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class OrganizationsConfig(AppConfig):
+    name = "organizations"
+    label = "organizations"
+    default_auto_field = "django.db.models.AutoField"

@@ -1,0 +1,101 @@
+"""Fixtures shared by the suite: learners, courses and the course switch, through the platform stand-ins."""
+
+import itertools
+from types import SimpleNamespace
+
+import pytest
+from django.contrib.auth import get_user_model
+from opaque_keys.edx.keys import CourseKey
+
+from openedx_pok.conf import COURSE_WAFFLE_FLAG_NAME
+
+_sequence = itertools.count(1)
+
+
+@pytest.fixture
+def make_learner(db):
+    """A learner with a profile, as the platform creates them; ``profile_name=None`` skips the profile."""
+    from common.djangoapps.student.models import UserProfile
+
+    def make(username=None, profile_name="Ana García", email=None, **fields):
+        number = next(_sequence)
+        username = username or f"learner{number}"
+        user = get_user_model().objects.create_user(
+            username=username, email=email or f"{username}@example.com", password="pass", **fields
+        )
+        if profile_name is not None:
+            UserProfile.objects.create(user=user, name=profile_name)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def learner(make_learner):
+    return make_learner()
+
+
+ACTIVE_CERTIFICATE_CONFIG = {
+    "id": 1,
+    "name": "Main certificate",
+    "is_active": True,
+    "course_title": "Introduction to Python",
+    "signatories": [{"id": 1, "name": "Grace Hopper", "title": "Dean", "organization": "Example University"}],
+    "version": 1,
+}
+
+
+@pytest.fixture
+def make_course(db):
+    """A course the platform knows, with Studio's certificate configurations."""
+    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview
+
+    def make(course_id=None, display_name="Python 101", certificates=None, organization_name=None, **fields):
+        course_key = CourseKey.from_string(course_id or f"course-v1:ExampleX+PY{next(_sequence)}+2026")
+        if certificates is None:
+            certificates = {"certificates": [ACTIVE_CERTIFICATE_CONFIG]}
+        CourseOverview.objects.create(
+            id=course_key,
+            display_name=display_name,
+            org=course_key.org,
+            display_org_with_default=fields.pop("display_organization", course_key.org),
+            display_number_with_default=fields.pop("number", course_key.course),
+            language=fields.pop("language", "en"),
+            certificates=certificates,
+        )
+        if organization_name:
+            from organizations.api import add_organization, add_organization_course
+
+            organization = add_organization({"name": organization_name, "short_name": course_key.org})
+            add_organization_course(organization, course_key)
+        return course_key
+
+    return make
+
+
+@pytest.fixture
+def course_key(make_course):
+    return make_course(organization_name="Example University")
+
+
+@pytest.fixture
+def enable_pok_for_course(db):
+    """Switch POK on for one course, as an operator does with the course waffle flag override."""
+    from openedx.core.djangoapps.waffle_utils.models import WaffleFlagCourseOverrideModel
+
+    def enable(course_key, on=True):
+        WaffleFlagCourseOverrideModel.objects.create(
+            waffle_flag=COURSE_WAFFLE_FLAG_NAME, course_id=course_key, override_choice="on" if on else "off"
+        )
+
+    return enable
+
+
+@pytest.fixture
+def course_grade():
+    """A CourseGrade-like object: the platform passes this, not a float."""
+
+    def make(percent=0.88, letter_grade="Pass", passed=True):
+        return SimpleNamespace(percent=percent, letter_grade=letter_grade, passed=passed)
+
+    return make

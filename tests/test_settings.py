@@ -1,0 +1,93 @@
+"""plugin_settings gives defaults only where the operator set nothing, and adds our steps once."""
+
+import sys
+import types
+
+import pytest
+from edx_django_utils.plugins import add_plugins
+
+from openedx_pok.conf import SETTINGS, SETTINGS_BY_NAME
+from openedx_pok.settings.common import CREATION_FILTER, CREATION_STEP, RENDER_FILTER, RENDER_STEP
+
+OTHER_STEP = "another_plugin.filters.SomeStep"
+
+
+@pytest.fixture
+def settings_module():
+    """A blank settings module registered under a name, as LMS's settings modules are."""
+    module = types.ModuleType("operator_settings")
+    sys.modules[module.__name__] = module
+    yield module
+    del sys.modules[module.__name__]
+
+
+def test_every_setting_gets_its_default(settings_module):
+    add_plugins(settings_module.__name__, "lms.djangoapp", "common")
+    for entry in SETTINGS:
+        assert getattr(settings_module, entry.name) == entry.default
+
+
+def test_operator_values_set_before_add_plugins_survive(settings_module):
+    settings_module.POK_API_KEY = "operator-key"
+    settings_module.POK_TIMEOUT = 42
+    settings_module.POK_CUSTOM_PARAMETER_SOURCES = {"grade-param": "grade"}
+    settings_module.OPEN_EDX_FILTERS_CONFIG = {
+        CREATION_FILTER: {"fail_silently": False, "pipeline": [OTHER_STEP], "log_level": "debug"},
+    }
+
+    add_plugins(settings_module.__name__, "lms.djangoapp", "common")
+    add_plugins(settings_module.__name__, "lms.djangoapp", "production")
+
+    assert settings_module.POK_API_KEY == "operator-key"
+    assert settings_module.POK_TIMEOUT == 42
+    assert settings_module.POK_CUSTOM_PARAMETER_SOURCES == {"grade-param": "grade"}
+    creation = settings_module.OPEN_EDX_FILTERS_CONFIG[CREATION_FILTER]
+    assert creation == {"fail_silently": False, "pipeline": [OTHER_STEP, CREATION_STEP], "log_level": "debug"}
+    assert settings_module.OPEN_EDX_FILTERS_CONFIG[RENDER_FILTER] == {
+        "fail_silently": True,
+        "pipeline": [RENDER_STEP],
+    }
+
+
+def test_operator_values_set_between_common_and_production_survive(settings_module):
+    """LMS applies its YAML after the common plugin settings and before the production ones."""
+    add_plugins(settings_module.__name__, "lms.djangoapp", "common")
+    settings_module.POK_API_URL = "https://api.credentity.xyz/"
+    settings_module.POK_ENABLED_FOR_ALL_COURSES = True
+
+    add_plugins(settings_module.__name__, "lms.djangoapp", "production")
+
+    assert settings_module.POK_API_URL == "https://api.credentity.xyz/"
+    assert settings_module.POK_ENABLED_FOR_ALL_COURSES is True
+
+
+def test_steps_are_not_duplicated_when_plugin_settings_run_again(settings_module):
+    for settings_type in ("common", "production", "common"):
+        add_plugins(settings_module.__name__, "lms.djangoapp", settings_type)
+    assert settings_module.OPEN_EDX_FILTERS_CONFIG[CREATION_FILTER]["pipeline"] == [CREATION_STEP]
+    assert settings_module.OPEN_EDX_FILTERS_CONFIG[RENDER_FILTER]["pipeline"] == [RENDER_STEP]
+
+
+def test_a_list_style_filter_config_keeps_its_steps(settings_module):
+    settings_module.OPEN_EDX_FILTERS_CONFIG = {RENDER_FILTER: [OTHER_STEP]}
+    add_plugins(settings_module.__name__, "lms.djangoapp", "common")
+    assert settings_module.OPEN_EDX_FILTERS_CONFIG[RENDER_FILTER] == {
+        "fail_silently": True,
+        "pipeline": [OTHER_STEP, RENDER_STEP],
+    }
+
+
+def test_defaults_are_copies_not_shared_objects(settings_module):
+    add_plugins(settings_module.__name__, "lms.djangoapp", "common")
+    settings_module.POK_ALLOWED_URL_HOSTS.append("example.org")
+    assert "example.org" not in SETTINGS_BY_NAME["POK_ALLOWED_URL_HOSTS"].default
+
+
+def test_devstack_points_at_the_sandbox_unless_told_otherwise(settings_module):
+    add_plugins(settings_module.__name__, "lms.djangoapp", "devstack")
+    assert settings_module.POK_API_URL == "https://api.credentity.xyz/"
+
+
+def test_production_points_at_production(settings_module):
+    add_plugins(settings_module.__name__, "lms.djangoapp", "production")
+    assert settings_module.POK_API_URL == "https://api.pok.tech/"
