@@ -104,6 +104,22 @@ SETTINGS: tuple[Setting, ...] = (
         False,
         "When a certificate issued before POK was switched on is viewed, queue its POK credential.",
     ),
+    Setting(
+        "POK_ALLOW_INSECURE_LOCAL_URLS",
+        False,
+        "Also accept http URLs on 127.0.0.1, ::1 and localhost from POK: only for tests and the local demo.",
+    ),
+    Setting(
+        "POK_LINKEDIN_ORGANIZATION_ID",
+        "",
+        "LinkedIn organisation id for add-to-profile links; empty sends the organisation's name instead.",
+    ),
+    Setting(
+        "POK_SUPPORT_URL",
+        "",
+        "Where learners get help when a certificate is delayed; "
+        "empty uses SUPPORT_SITE_LINK, then CONTACT_EMAIL.",
+    ),
 )
 
 SETTINGS_BY_NAME = {entry.name: entry for entry in SETTINGS}
