@@ -1,8 +1,29 @@
-"""Django system checks: operators learn about misconfiguration before learners do."""
+"""
+Django system checks: operators learn about misconfiguration before learners do.
 
-from django.core.checks import Error, register
+Errors are settings that make every request to POK fail; warnings are gaps an operator may have a
+reason for. Checks read settings only, except the template check, which asks the database whether
+template rows exist and stays silent when the tables are not there yet (checks run before migrate).
+"""
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+from django.db import DatabaseError
 
 from openedx_pok.conf import setting
+from openedx_pok.models import CertificateTemplate, EmissionType
+
+DATE_FORMATS = ("dd/MM/yyyy", "MM/dd/yyyy")
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+PERIODIC_TASKS = ("openedx_pok.tasks.sweep_credentials", "openedx_pok.tasks.sync_credential_statuses")
+BEAT_SCHEDULE_SETTINGS = ("CELERY_BEAT_SCHEDULE", "CELERYBEAT_SCHEDULE")
+
+
+def pok_in_use() -> bool:
+    """An installed but unconfigured plugin (e.g. in CMS before setup) should not nag."""
+    return bool(setting("POK_ENABLED_FOR_ALL_COURSES") or setting("POK_API_KEY"))
 
 
 @register()
@@ -10,9 +31,123 @@ def check_api_key(app_configs=None, **kwargs):
     if setting("POK_ENABLED_FOR_ALL_COURSES") and not setting("POK_API_KEY"):
         return [
             Error(
-                "POK is on for all courses but POK_API_KEY is empty.",
+                "POK is on for all courses but POK_API_KEY is empty: no credential can be issued.",
                 hint="Set POK_API_KEY in the LMS settings (Tutor: tutor config save --set POK_API_KEY=...).",
                 id="openedx_pok.E001",
             )
         ]
     return []
+
+
+@register()
+def check_api_url(app_configs=None, **kwargs):
+    url = setting("POK_API_URL")
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        host = parts.hostname if parts else None
+    except ValueError:
+        parts, host = None, None
+    if not parts or parts.scheme not in ("http", "https") or not host:
+        return [
+            Error(
+                f"POK_API_URL {url!r} is not an http(s) URL.",
+                hint="Use https://api.pok.tech/ (production) or https://api.credentity.xyz/ (sandbox).",
+                id="openedx_pok.E002",
+            )
+        ]
+    if parts.scheme == "http":
+        if host in LOCAL_HOSTS:
+            return [
+                Warning(
+                    f"POK_API_URL {url!r} is plain http: fine for a local fake POK server, never for POK.",
+                    hint="Use an https URL outside development.",
+                    id="openedx_pok.W001",
+                )
+            ]
+        return [
+            Error(
+                f"POK_API_URL {url!r} is plain http: the API key would travel unencrypted.",
+                hint="Use an https URL.",
+                id="openedx_pok.E003",
+            )
+        ]
+    return []
+
+
+@register()
+def check_date_format(app_configs=None, **kwargs):
+    date_format = setting("POK_DATE_FORMAT")
+    if date_format not in DATE_FORMATS:
+        return [
+            Error(
+                f"POK_DATE_FORMAT {date_format!r} is not a format POK knows.",
+                hint=f"Use one of {', '.join(DATE_FORMATS)}.",
+                id="openedx_pok.E004",
+            )
+        ]
+    return []
+
+
+@register()
+def check_emission_type(app_configs=None, **kwargs):
+    emission_type = setting("POK_EMISSION_TYPE")
+    if emission_type not in EmissionType.values:
+        return [
+            Error(
+                f"POK_EMISSION_TYPE {emission_type!r} is not an emission type POK knows.",
+                hint=f"Use one of {', '.join(EmissionType.values)}.",
+                id="openedx_pok.E005",
+            )
+        ]
+    return []
+
+
+@register()
+def check_default_template(app_configs=None, **kwargs):
+    if not pok_in_use() or setting("POK_TEMPLATE_ID"):
+        return []
+    try:
+        has_template_rows = CertificateTemplate.objects.exists()
+    except DatabaseError:
+        return []  # tables not migrated yet: nothing to say before migrate has run
+    if has_template_rows:
+        return []
+    return [
+        Warning(
+            "POK_TEMPLATE_ID is empty and no POK certificate template is configured: "
+            "every credential will fail for want of a template.",
+            hint="Set POK_TEMPLATE_ID, or add templates in the Django admin (POK certificate templates).",
+            id="openedx_pok.W002",
+        )
+    ]
+
+
+@register()
+def check_periodic_tasks(app_configs=None, **kwargs):
+    if not pok_in_use():
+        return []
+    scheduled = scheduled_task_names()
+    missing = [task for task in PERIODIC_TASKS if task not in scheduled]
+    if not missing:
+        return []
+    return [
+        Warning(
+            f"Celery beat does not schedule {', '.join(missing)}: credentials that failed or that POK "
+            "is still processing will not move on by themselves.",
+            hint="Add them to CELERY_BEAT_SCHEDULE (see docs/tutor.md), or run pok_sync from cron.",
+            id="openedx_pok.W003",
+        )
+    ]
+
+
+def scheduled_task_names() -> set[str]:
+    names = set()
+    for setting_name in BEAT_SCHEDULE_SETTINGS:
+        schedule = getattr(settings, setting_name, None)
+        if isinstance(schedule, dict):
+            names.update(
+                entry.get("task")
+                for entry in schedule.values()
+                if isinstance(entry, dict) and entry.get("task")
+            )
+    return names

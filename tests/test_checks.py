@@ -1,0 +1,142 @@
+"""Each system check fires on the misconfiguration it names, and stays silent on a sound configuration."""
+
+import pytest
+from django.core.checks import run_checks
+from django.db import connection
+
+from openedx_pok.models import CertificateTemplate
+
+SCHEDULE = {
+    "pok-sweep": {"task": "openedx_pok.tasks.sweep_credentials", "schedule": 300},
+    "pok-sync": {"task": "openedx_pok.tasks.sync_credential_statuses", "schedule": 60},
+}
+
+
+def pok_check_ids():
+    """Run every registered check, as `manage.py check` does, and keep ours."""
+    return sorted(message.id for message in run_checks() if message.id.startswith("openedx_pok."))
+
+
+@pytest.fixture
+def sound(settings, db):
+    """A configuration that must produce no message at all."""
+    settings.POK_API_URL = "https://api.pok.tech/"
+    settings.POK_API_KEY = "0b6b4a7e-6c1b-4c55-9a5b-3c5f3f7e8a11"
+    settings.POK_ENABLED_FOR_ALL_COURSES = True
+    settings.POK_TEMPLATE_ID = "default-template"
+    settings.POK_DATE_FORMAT = "dd/MM/yyyy"
+    settings.POK_EMISSION_TYPE = "pok"
+    settings.CELERY_BEAT_SCHEDULE = dict(SCHEDULE)
+    return settings
+
+
+def test_a_sound_configuration_produces_no_message(sound):
+    assert pok_check_ids() == []
+
+
+def test_pok_on_for_all_courses_without_an_api_key_is_an_error(sound):
+    sound.POK_API_KEY = ""
+    assert "openedx_pok.E001" in pok_check_ids()
+
+
+def test_an_empty_api_key_is_fine_while_pok_is_off(sound):
+    sound.POK_API_KEY = ""
+    sound.POK_ENABLED_FOR_ALL_COURSES = False
+    assert pok_check_ids() == []
+
+
+@pytest.mark.parametrize("url", ["api.pok.tech", "ftp://api.pok.tech/", "https://", "", None, "http://[::1"])
+def test_a_malformed_url_is_an_error(sound, url):
+    sound.POK_API_URL = url
+    assert pok_check_ids() == ["openedx_pok.E002"]
+
+
+def test_plain_http_to_a_remote_host_is_an_error(sound):
+    sound.POK_API_URL = "http://api.pok.tech/"
+    assert pok_check_ids() == ["openedx_pok.E003"]
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8765/", "http://localhost:8765/"])
+def test_plain_http_to_a_local_fake_server_is_only_a_warning(sound, url):
+    sound.POK_API_URL = url
+    assert pok_check_ids() == ["openedx_pok.W001"]
+
+
+def test_the_sandbox_url_is_accepted(sound):
+    sound.POK_API_URL = "https://api.credentity.xyz/"
+    assert pok_check_ids() == []
+
+
+@pytest.mark.parametrize("date_format", ["yyyy-MM-dd", "dd/mm/yyyy", ""])
+def test_an_unknown_date_format_is_an_error(sound, date_format):
+    sound.POK_DATE_FORMAT = date_format
+    assert pok_check_ids() == ["openedx_pok.E004"]
+
+
+def test_the_american_date_format_is_accepted(sound):
+    sound.POK_DATE_FORMAT = "MM/dd/yyyy"
+    assert pok_check_ids() == []
+
+
+@pytest.mark.parametrize("emission_type", ["nft", "POK", ""])
+def test_an_unknown_emission_type_is_an_error(sound, emission_type):
+    sound.POK_EMISSION_TYPE = emission_type
+    assert pok_check_ids() == ["openedx_pok.E005"]
+
+
+def test_blockchain_emission_is_accepted(sound):
+    sound.POK_EMISSION_TYPE = "blockchain"
+    assert pok_check_ids() == []
+
+
+def test_no_default_template_and_no_template_rows_is_a_warning(sound):
+    sound.POK_TEMPLATE_ID = ""
+    assert pok_check_ids() == ["openedx_pok.W002"]
+
+
+def test_template_rows_make_a_default_template_unnecessary(sound):
+    sound.POK_TEMPLATE_ID = ""
+    CertificateTemplate.objects.create(organization="ExampleX", template_id="org-template")
+    assert pok_check_ids() == []
+
+
+def test_the_template_check_stays_silent_before_migrations(transactional_db, sound):
+    """Checks run before `migrate` creates the tables; the template check must not crash then."""
+    sound.POK_TEMPLATE_ID = ""
+    table = CertificateTemplate._meta.db_table
+    with connection.schema_editor() as editor:
+        editor.delete_model(CertificateTemplate)
+    try:
+        assert table not in connection.introspection.table_names()
+        assert pok_check_ids() == []
+    finally:
+        with connection.schema_editor() as editor:
+            editor.create_model(CertificateTemplate)
+
+
+@pytest.mark.parametrize("setting_name", ["CELERY_BEAT_SCHEDULE", "CELERYBEAT_SCHEDULE"])
+def test_periodic_tasks_are_found_under_either_beat_setting(sound, setting_name):
+    del sound.CELERY_BEAT_SCHEDULE
+    setattr(sound, setting_name, dict(SCHEDULE))
+    assert pok_check_ids() == []
+
+
+def test_missing_periodic_tasks_are_a_warning_naming_them(sound):
+    sound.CELERY_BEAT_SCHEDULE = {"pok-sweep": SCHEDULE["pok-sweep"]}
+    messages = [message for message in run_checks() if message.id == "openedx_pok.W003"]
+    assert len(messages) == 1
+    assert "sync_credential_statuses" in messages[0].msg
+    assert "sweep_credentials" not in messages[0].msg
+
+
+def test_no_beat_schedule_at_all_is_a_warning(sound):
+    del sound.CELERY_BEAT_SCHEDULE
+    assert pok_check_ids() == ["openedx_pok.W003"]
+
+
+def test_an_unconfigured_plugin_does_not_ask_for_templates_or_periodic_tasks(sound):
+    sound.POK_API_KEY = ""
+    sound.POK_ENABLED_FOR_ALL_COURSES = False
+    sound.POK_TEMPLATE_ID = ""
+    del sound.CELERY_BEAT_SCHEDULE
+    assert pok_check_ids() == []
