@@ -9,6 +9,8 @@ from opaque_keys.edx.keys import CourseKey
 
 from openedx_pok.conf import COURSE_WAFFLE_FLAG_NAME
 
+pytest_plugins = ["openedx_pok.testing.pytest_plugin"]
+
 _sequence = itertools.count(1)
 
 
