@@ -1,0 +1,132 @@
+"""What `tutor plugins enable pok` and `tutor config save` write into a Tutor project's env/."""
+
+import pytest
+
+pytest.importorskip("tutor.hooks", reason="the Tutor lane needs the tutor package: run `make test-tutor`")
+
+import yaml
+
+LMS_SETTINGS = ("apps", "openedx", "settings", "lms", "production.py")
+CMS_SETTINGS = ("apps", "openedx", "settings", "cms", "production.py")
+LMS_DEVELOPMENT_SETTINGS = ("apps", "openedx", "settings", "lms", "development.py")
+DOCKERFILE = ("build", "openedx", "Dockerfile")
+COMPOSE_PRODUCTION = ("local", "docker-compose.prod.yml")
+K8S_DEPLOYMENTS = ("k8s", "deployments.yml")
+
+
+def test_the_operators_key_reaches_lms_and_cms_settings(tutor_project):
+    tutor_project.configure(POK_API_KEY="k")
+
+    for path in (LMS_SETTINGS, CMS_SETTINGS, LMS_DEVELOPMENT_SETTINGS):
+        assert "POK_API_KEY = 'k'\n" in tutor_project.rendered(*path)
+
+
+def test_values_left_empty_in_tutor_are_not_written_so_the_plugin_defaults_apply(tutor_project):
+    tutor_project.configure(POK_API_KEY="k")
+
+    lms_settings = tutor_project.rendered(*LMS_SETTINGS)
+    for name in ("POK_API_URL", "POK_TEMPLATE_ID", "POK_PAGE_ID", "POK_TIMEOUT"):
+        assert f"{name} =" not in lms_settings
+
+
+def test_every_configured_value_is_written(tutor_project):
+    tutor_project.configure(
+        POK_API_KEY="k",
+        POK_API_URL="https://api.credentity.xyz/",
+        POK_TEMPLATE_ID="tpl-1",
+        POK_PAGE_ID="page-1",
+        POK_TIMEOUT="20",
+    )
+
+    for path in (LMS_SETTINGS, CMS_SETTINGS):
+        settings = tutor_project.rendered(*path)
+        assert "POK_API_URL = 'https://api.credentity.xyz/'\n" in settings
+        assert "POK_TEMPLATE_ID = 'tpl-1'\n" in settings
+        assert "POK_PAGE_ID = 'page-1'\n" in settings
+        assert "POK_TIMEOUT = 20\n" in settings
+
+
+def test_the_image_installs_openedx_pok_from_pypi_by_default(tutor_project):
+    tutor_project.configure(POK_API_KEY="k")
+
+    assert "$PIP_COMMAND install 'openedx-pok'" in tutor_project.rendered(*DOCKERFILE)
+
+
+def test_the_requirement_can_point_at_a_git_checkout(tutor_project):
+    requirement = "openedx-pok @ git+https://github.com/example/openedx-pok.git@main"
+    tutor_project.configure(POK_API_KEY="k", POK_PIP_REQUIREMENT=requirement)
+
+    dockerfile = tutor_project.rendered(*DOCKERFILE)
+    assert f"$PIP_COMMAND install '{requirement}'" in dockerfile
+    assert "install 'openedx-pok'" not in dockerfile
+
+
+def test_the_beat_schedule_runs_sweep_and_status_sync_in_lms_only(tutor_project):
+    tutor_project.configure(POK_API_KEY="k")
+
+    lms_settings = tutor_project.rendered(*LMS_SETTINGS)
+    assert 'CELERYBEAT_SCHEDULE = dict(globals().get("CELERYBEAT_SCHEDULE") or {})' in lms_settings
+    assert '"task": "openedx_pok.tasks.sweep_credentials",\n    "schedule": 600.0,' in lms_settings
+    assert '"task": "openedx_pok.tasks.sync_credential_statuses",\n    "schedule": 60.0,' in lms_settings
+    assert "CELERYBEAT_SCHEDULE" not in tutor_project.rendered(*CMS_SETTINGS)
+
+
+def test_one_celery_beat_service_runs_with_the_lms_settings(tutor_project):
+    tutor_project.configure(POK_API_KEY="k")
+
+    services = yaml.safe_load(tutor_project.rendered(*COMPOSE_PRODUCTION))["services"]
+    beat = services["pok-beat"]
+    assert beat["command"][:3] == ["celery", "--app=lms.celery", "beat"]
+    assert beat["environment"]["DJANGO_SETTINGS_MODULE"] == "lms.envs.tutor.production"
+    assert beat["image"] == services["lms-worker"]["image"]
+
+    deployments = {
+        document["metadata"]["name"]: document
+        for document in yaml.safe_load_all(tutor_project.rendered(*K8S_DEPLOYMENTS))
+        if document
+    }
+    k8s_beat = deployments["pok-beat"]["spec"]
+    assert k8s_beat["replicas"] == 1
+    assert k8s_beat["strategy"]["type"] == "Recreate"
+    assert k8s_beat["template"]["spec"]["containers"][0]["args"][:3] == ["celery", "--app=lms.celery", "beat"]
+
+
+def test_operators_who_run_their_own_beat_can_leave_ours_out(tutor_project):
+    tutor_project.configure(POK_API_KEY="k", POK_RUN_CELERY_BEAT="false")
+
+    assert "pok-beat" not in yaml.safe_load(tutor_project.rendered(*COMPOSE_PRODUCTION))["services"]
+    assert "pok-beat" not in tutor_project.rendered(*K8S_DEPLOYMENTS)
+
+
+def test_the_init_task_migrates_and_leaves_the_course_switch_alone_by_default(tutor_project):
+    tutor_project.configure(POK_API_KEY="k")
+
+    [script] = tutor_project.init_scripts()
+    assert "./manage.py lms migrate openedx_pok" in script
+    assert "waffle_flag" not in script
+
+
+def test_the_init_task_switches_every_course_on_when_asked(tutor_project):
+    tutor_project.configure(POK_API_KEY="k", POK_ENABLE_ALL_COURSES="true")
+
+    [script] = tutor_project.init_scripts()
+    assert script.index("./manage.py lms migrate openedx_pok") < script.index(
+        "./manage.py lms waffle_flag openedx_pok.enable_pok_certificates --everyone --create"
+    )
+
+
+def test_the_init_task_warns_while_the_api_key_is_empty(tutor_project):
+    tutor_project.configure()
+
+    [script] = tutor_project.init_scripts()
+    assert "POK_API_KEY is empty" in script
+    assert "POK_API_KEY =" not in tutor_project.rendered(*LMS_SETTINGS)
+
+
+def test_disabling_the_plugin_removes_everything_it_rendered(tutor_project):
+    tutor_project.configure(POK_API_KEY="k")
+    tutor_project.run("plugins", "disable", "pok")
+
+    assert "POK_" not in tutor_project.rendered(*LMS_SETTINGS)
+    assert "openedx-pok" not in tutor_project.rendered(*DOCKERFILE)
+    assert "pok-beat" not in tutor_project.rendered(*COMPOSE_PRODUCTION)
