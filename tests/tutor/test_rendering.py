@@ -62,11 +62,11 @@ def test_the_requirement_can_point_at_a_git_checkout(tutor_project):
 
 
 def test_the_beat_schedule_runs_sweep_and_status_sync_in_lms_only(tutor_project):
-    tutor_project.configure(POK_API_KEY="k")
+    tutor_project.configure(POK_API_KEY="k", POK_SWEEP_INTERVAL="120")
 
     lms_settings = tutor_project.rendered(*LMS_SETTINGS)
     assert 'CELERYBEAT_SCHEDULE = dict(globals().get("CELERYBEAT_SCHEDULE") or {})' in lms_settings
-    assert '"task": "openedx_pok.tasks.sweep_credentials",\n    "schedule": 600.0,' in lms_settings
+    assert '"task": "openedx_pok.tasks.sweep_credentials",\n    "schedule": 120.0,' in lms_settings
     assert '"task": "openedx_pok.tasks.sync_credential_statuses",\n    "schedule": 60.0,' in lms_settings
     assert "CELERYBEAT_SCHEDULE" not in tutor_project.rendered(*CMS_SETTINGS)
 

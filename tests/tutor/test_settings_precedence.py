@@ -44,13 +44,15 @@ def rendered_fragment(settings_file: str) -> str:
 def load_lms_settings(tutor_project, tmp_path, monkeypatch):
     """Import a settings module made of the platform's part and the fragment Tutor rendered."""
 
-    def load(module_name: str):
+    def load(module_name: str, platform_lines: str = ""):
         fragment = rendered_fragment(
             tutor_project.rendered("apps", "openedx", "settings", "lms", "production.py")
         )
         package = tmp_path / "settings_under_test"
         package.mkdir(exist_ok=True)
-        (package / f"{module_name}.py").write_text(PLATFORM_SETTINGS + "\n" + fragment, encoding="utf-8")
+        (package / f"{module_name}.py").write_text(
+            platform_lines + "\n" + PLATFORM_SETTINGS + "\n" + fragment, encoding="utf-8"
+        )
         monkeypatch.syspath_prepend(str(package))
         monkeypatch.delitem(sys.modules, module_name, raising=False)
         return importlib.import_module(module_name)
@@ -85,16 +87,30 @@ def test_the_schedule_and_the_filter_pipeline_are_extended_not_replaced(tutor_pr
 
     assert settings.CELERYBEAT_SCHEDULE == {
         "platform-task": {"task": "platform.tasks.nightly", "schedule": 86400.0},
-        "openedx-pok-sweep-credentials": {"task": "openedx_pok.tasks.sweep_credentials", "schedule": 600.0},
+        "openedx-pok-sweep-credentials": {
+            "task": "openedx_pok.tasks.sweep_credentials",
+            "schedule": 60.0,
+            "options": {},
+        },
         "openedx-pok-sync-credential-statuses": {
             "task": "openedx_pok.tasks.sync_credential_statuses",
             "schedule": 60.0,
+            "options": {},
         },
     }
     assert settings.OPEN_EDX_FILTERS_CONFIG[CREATION_FILTER]["pipeline"] == [
         "other_plugin.steps.Step",
         CREATION_STEP,
     ]
+
+
+def test_periodic_tasks_follow_the_operators_pok_queue(tutor_project, load_lms_settings):
+    tutor_project.configure(POK_API_KEY="k")
+
+    settings = load_lms_settings("lms_settings_with_queue", platform_lines='POK_CELERY_QUEUE = "pok"')
+
+    for name in ("openedx-pok-sweep-credentials", "openedx-pok-sync-credential-statuses"):
+        assert settings.CELERYBEAT_SCHEDULE[name]["options"] == {"queue": "pok"}
 
 
 def test_a_key_with_quotes_and_backslashes_arrives_intact(tutor_project, load_lms_settings):
