@@ -120,6 +120,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Where learners get help when a certificate is delayed; "
         "empty uses SUPPORT_SITE_LINK, then CONTACT_EMAIL.",
     ),
+    Setting(
+        "POK_FAILED_RETRY_ROUNDS",
+        3,
+        "Further rounds of POK_MAX_ATTEMPTS attempts the sweep grants a credential that failed because POK "
+        "was unavailable, POK_RETRY_MAX_DELAY apart. Refused credentials are never retried automatically.",
+    ),
 )
 
 SETTINGS_BY_NAME = {entry.name: entry for entry in SETTINGS}

@@ -33,14 +33,16 @@ S = CredentialState
 
 # The only moves the issuing code may make; anything else is a bug and raises InvalidTransition.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    S.PENDING: frozenset({S.REQUESTING, S.REVOKED}),
+    # pending/retrying -> retrying/failed: the payload could not be built, so nothing was sent.
+    S.PENDING: frozenset({S.REQUESTING, S.RETRYING, S.FAILED, S.REVOKED}),
     S.REQUESTING: frozenset({S.PROCESSING, S.EMITTED, S.RETRYING, S.FAILED, S.OUTCOME_UNKNOWN, S.REVOKED}),
-    S.RETRYING: frozenset({S.REQUESTING, S.FAILED, S.REVOKED}),
+    S.RETRYING: frozenset({S.REQUESTING, S.RETRYING, S.FAILED, S.REVOKED}),
     S.PROCESSING: frozenset({S.PROCESSING, S.EMITTED, S.FAILED, S.REVOKED}),
     S.EMITTED: frozenset({S.EMITTED, S.REVOKED, S.PENDING}),
     S.FAILED: frozenset({S.PENDING, S.REQUESTING, S.PROCESSING, S.EMITTED, S.REVOKED}),
     S.OUTCOME_UNKNOWN: frozenset({S.PENDING, S.REQUESTING, S.PROCESSING, S.EMITTED, S.FAILED, S.REVOKED}),
-    S.REVOKED: frozenset({S.PENDING}),
+    # revoked -> processing: the platform re-requested a certificate POK already holds; re-read POK's state.
+    S.REVOKED: frozenset({S.PENDING, S.PROCESSING}),
 }
 
 # States in which the learner is still waiting for POK (the "being issued" page).

@@ -101,3 +101,40 @@ def course_grade():
         return SimpleNamespace(percent=percent, letter_grade=letter_grade, passed=passed)
 
     return make
+
+class QueuedTasks:
+    """Celery tasks the code sent, kept in order instead of going to a broker; ``run`` executes them here."""
+
+    def __init__(self):
+        self.sent = []
+
+    def record(self, task, args=None, kwargs=None, **options):
+        self.sent.append((task, tuple(args or ()), dict(kwargs or {}), options))
+
+    @property
+    def names(self):
+        return [task.name for task, *_ in self.sent]
+
+    def run(self, limit=10_000):
+        """Run every queued task, and those they queue, synchronously and in order; returns how many ran."""
+        ran = 0
+        while self.sent and ran < limit:
+            task, args, kwargs, _ = self.sent.pop(0)
+            task(*args, **kwargs)
+            ran += 1
+        return ran
+
+
+@pytest.fixture
+def queued_tasks(monkeypatch):
+    """Record ``apply_async`` calls of Celery tasks; tests run them with ``queued_tasks.run()``."""
+    from celery.app.task import Task
+
+    queue = QueuedTasks()
+
+    def apply_async(task, args=None, kwargs=None, **options):
+        queue.record(task, args, kwargs, **options)
+
+    monkeypatch.setattr(Task, "apply_async", apply_async)
+    return queue
+

@@ -1,0 +1,50 @@
+"""
+Celery tasks (LMS autodiscovers this module). Thin: JSON arguments in, a service call, nothing out.
+
+Queue them with ``apply_async(queue=setting("POK_CELERY_QUEUE"))``, as the issuance service does;
+the beat schedule in :mod:`openedx_pok.celery_schedule` runs the periodic ones.
+"""
+
+import logging
+
+from celery import shared_task
+
+from openedx_pok import client
+from openedx_pok.models import PokCertificate
+from openedx_pok.services import issuance
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="openedx_pok.tasks.issue_credential", ignore_result=True)
+def issue_credential(pok_certificate_id: int) -> None:
+    """Issue one credential in POK (one POST at most)."""
+    issuance.issue(int(pok_certificate_id))
+
+
+@shared_task(name="openedx_pok.tasks.sweep_credentials", ignore_result=True)
+def sweep_credentials() -> dict:
+    """Re-queue credentials due for a retry and settle the ones stuck mid-request."""
+    counts = issuance.sweep()
+    log.info("POK sweep: %s", counts)
+    return counts
+
+
+@shared_task(name="openedx_pok.tasks.sync_credential_statuses", ignore_result=True)
+def sync_credential_statuses() -> dict:
+    """Poll POK for the credentials it is still processing."""
+    counts = issuance.sync_statuses()
+    log.info("POK status sync: %s", counts)
+    return counts
+
+
+@shared_task(name="openedx_pok.tasks.refresh_credential_image", ignore_result=True)
+def refresh_credential_image(pok_certificate_id: int) -> None:
+    """Fetch a fresh image URL for an emitted credential (they expire)."""
+    credential = PokCertificate.objects.filter(pk=int(pok_certificate_id)).first()
+    if credential is None or not credential.pok_credential_id:
+        return
+    try:
+        issuance.refresh_image(credential)
+    except client.PokError as error:
+        log.warning("POK image of credential %s not refreshed: %s", credential.pk, type(error).__name__)

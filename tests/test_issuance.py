@@ -1,0 +1,416 @@
+"""
+Issuing through the real creation pipeline, the issuing task and the fake POK server over HTTP.
+
+Tests whose code commits (the task commits before its POST) use a transactional database, so that
+``transaction.on_commit`` behaves as in production.
+"""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from openedx_filters.learning.filters import CertificateCreationRequested
+
+from openedx_pok import platform_adapter
+from openedx_pok.models import CertificateTemplate, CredentialState, PokCertificate
+from openedx_pok.services import issuance
+
+S = CredentialState
+transactional = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(settings):
+    """Retry and poll delays of zero: the tests move time, they never wait for it."""
+    settings.POK_RETRY_BASE_DELAY = 0
+    settings.POK_STATUS_POLL_INITIAL_DELAY = 0
+    settings.POK_MAX_ATTEMPTS = 4
+
+
+@pytest.fixture
+def pok_course(make_course, enable_pok_for_course):
+    course_key = make_course(organization_name="Example University", display_name="Python 101")
+    enable_pok_for_course(course_key)
+    return course_key
+
+
+@pytest.fixture
+def tracked_events(monkeypatch):
+    events = []
+    monkeypatch.setattr(
+        platform_adapter, "emit_tracking_event", lambda name, data: events.append((name, data))
+    )
+    return events
+
+
+def request_certificate(user, course_key, grade, *, mode="verified", status=None, generation_mode="batch"):
+    """What the platform does when a learner passes: run the creation filter."""
+    return CertificateCreationRequested.run_filter(
+        user=user,
+        course_key=course_key,
+        mode=mode,
+        status=status,
+        grade=grade,
+        generation_mode=generation_mode,
+    )
+
+
+def settle(queued_tasks, rounds=50):
+    """
+    Let time pass until no credential is waiting: run queued tasks, then bring due every retry and
+    poll (as the clock would) and run the sweep and the status sync, as beat would.
+    """
+    for _ in range(rounds):
+        queued_tasks.run()
+        waiting = PokCertificate.objects.filter(state__in=[S.PENDING, S.RETRYING, S.PROCESSING])
+        if not waiting.exists():
+            return
+        waiting.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+        PokCertificate.objects.filter(state=S.PENDING).update(modified=timezone.now() - timedelta(minutes=5))
+        issuance.sweep()
+        issuance.sync_statuses()
+    raise AssertionError("credentials still waiting after every round")
+
+
+def credential_of(user, course_key):
+    return PokCertificate.objects.get(user=user, course_key=course_key)
+
+
+# --- the happy path --------------------------------------------------------------------------------
+
+
+@transactional
+def test_a_passing_learner_gets_exactly_the_expected_credential(
+    fake_pok, queued_tasks, make_learner, pok_course, course_grade, settings, tracked_events
+):
+    fake_pok.add_template(
+        "python-template",
+        parameters=[("grade", "Grade"), ("course-title", "Course title"), ("signer", "Signed by")],
+    )
+    fake_pok.add_page("landing", name="Landing")
+    CertificateTemplate.objects.create(
+        course_key=pok_course, template_id="python-template", page_id="landing"
+    )
+    settings.POK_CUSTOM_PARAMETER_SOURCES = {"signer": "signatory_name"}
+    learner = make_learner(username="ana", profile_name="Ana García", email="ana@example.com")
+    from openedx.core.djangoapps.user_api.preferences.api import set_user_preference
+
+    set_user_preference(learner, "pref-lang", "es_ar")
+
+    result = request_certificate(learner, pok_course, course_grade(percent=0.88, letter_grade="Pass"))
+    assert result[0] == learner
+    settle(queued_tasks)
+
+    [body] = fake_pok.bodies("POST credential")
+    emission_date = datetime.fromisoformat(body["credential"].pop("emissionDate"))
+    assert emission_date.utcoffset() == timedelta(0)
+    assert abs(timezone.now() - emission_date) < timedelta(minutes=5)
+    assert body == {
+        "credential": {
+            "tags": [f"StudentId:{learner.pk}", f"CourseId:{pok_course}", "Mode:verified"],
+            "skipAcceptance": True,
+            "emissionType": "pok",
+            "dateFormat": "dd/MM/yyyy",
+            "title": "Introduction to Python",
+            "emitter": "Example University",
+        },
+        "receiver": {
+            "languageTag": "es-AR",
+            "identification": str(learner.pk),
+            "email": "ana@example.com",
+            "firstName": "Ana",
+            "lastName": "García",
+        },
+        "customization": {
+            "page": "landing",
+            "template": {
+                "id": "python-template",
+                "customParameters": {
+                    "grade": "88",
+                    "course-title": "Introduction to Python",
+                    "signer": "Grace Hopper",
+                },
+            },
+        },
+    }
+    credential = credential_of(learner, pok_course)
+    assert credential.state == S.EMITTED
+    assert credential.pok_credential_id in fake_pok.credentials
+    assert credential.view_url == fake_pok.credentials[credential.pok_credential_id]["viewUrl"]
+    assert credential.image_url
+    assert credential.image_url_expires_at > timezone.now()
+    assert credential.grade_percent == Decimal("88.00")
+    assert credential.letter_grade == "Pass"
+    assert credential.generation_mode == "batch"
+    assert credential.attempts == 1
+    assert [name for name, _ in tracked_events] == [issuance.EVENT_REQUESTED, issuance.EVENT_EMITTED]
+    for _, data in tracked_events:
+        assert "ana@example.com" not in str(data)
+        assert "García" not in str(data)
+
+
+@pytest.mark.django_db
+def test_the_creation_step_calls_no_pok_and_queues_the_task_on_commit_only(
+    fake_pok, queued_tasks, learner, pok_course, course_grade, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        request_certificate(learner, pok_course, course_grade())
+        assert queued_tasks.sent == []
+        assert sum(fake_pok.calls.values()) == 0
+        assert credential_of(learner, pok_course).state == S.PENDING
+
+    assert len(callbacks) >= 1
+    assert queued_tasks.names == ["openedx_pok.tasks.issue_credential"]
+    [(_, args, _, _)] = queued_tasks.sent
+    assert args == (credential_of(learner, pok_course).pk,)
+    assert sum(fake_pok.calls.values()) == 0
+
+
+@transactional
+def test_inside_the_platforms_transaction_the_task_waits_for_the_commit(
+    fake_pok, queued_tasks, learner, pok_course, course_grade
+):
+    with transaction.atomic():
+        request_certificate(learner, pok_course, course_grade())
+        assert queued_tasks.sent == []
+    assert queued_tasks.names == ["openedx_pok.tasks.issue_credential"]
+    assert sum(fake_pok.calls.values()) == 0
+
+
+@transactional
+def test_a_rolled_back_request_queues_nothing(fake_pok, queued_tasks, learner, pok_course, course_grade):
+    def platform_code_that_fails_after_the_filter():
+        with transaction.atomic():
+            request_certificate(learner, pok_course, course_grade())
+            raise RuntimeError("the platform's transaction failed")
+
+    with pytest.raises(RuntimeError):
+        platform_code_that_fails_after_the_filter()
+    assert queued_tasks.sent == []
+    assert not PokCertificate.objects.exists()
+
+
+@transactional
+@pytest.mark.parametrize("status", ["unverified", "notpassing", "audit_passing"])
+def test_a_certificate_that_will_not_be_downloadable_issues_nothing(
+    fake_pok, queued_tasks, learner, pok_course, course_grade, status
+):
+    request_certificate(learner, pok_course, course_grade(), status=status)
+    settle(queued_tasks)
+    assert not PokCertificate.objects.exists()
+    assert sum(fake_pok.calls.values()) == 0
+
+
+@transactional
+def test_a_downloadable_status_issues(fake_pok, queued_tasks, learner, pok_course, course_grade):
+    request_certificate(learner, pok_course, course_grade(), status="downloadable")
+    settle(queued_tasks)
+    assert credential_of(learner, pok_course).state == S.EMITTED
+
+
+@transactional
+def test_a_course_without_pok_issues_nothing(
+    fake_pok, queued_tasks, learner, make_course, enable_pok_for_course, course_grade
+):
+    switched_off = make_course()
+    enable_pok_for_course(switched_off, on=False)
+    never_switched_on = make_course()
+    request_certificate(learner, switched_off, course_grade())
+    request_certificate(learner, never_switched_on, course_grade())
+    settle(queued_tasks)
+    assert not PokCertificate.objects.exists()
+    assert sum(fake_pok.calls.values()) == 0
+
+
+@transactional
+def test_the_global_switch_issues_in_every_course(
+    fake_pok, queued_tasks, learner, make_course, course_grade, settings
+):
+    settings.POK_ENABLED_FOR_ALL_COURSES = True
+    course_key = make_course()
+    request_certificate(learner, course_key, course_grade())
+    settle(queued_tasks)
+    assert credential_of(learner, course_key).state == S.EMITTED
+
+
+@transactional
+def test_requesting_again_never_issues_twice(fake_pok, queued_tasks, learner, pok_course, course_grade):
+    request_certificate(learner, pok_course, course_grade())
+    request_certificate(learner, pok_course, course_grade())  # still pending
+    settle(queued_tasks)
+    request_certificate(learner, pok_course, course_grade(percent=0.95))  # emitted
+    settle(queued_tasks)
+    assert fake_pok.calls["POST credential"] == 1
+    assert credential_of(learner, pok_course).grade_percent == Decimal("88.00")
+
+
+@transactional
+def test_expected_problems_in_the_creation_step_are_logged_not_raised(
+    fake_pok, queued_tasks, learner, pok_course, course_grade, caplog
+):
+    result = request_certificate(learner, "not a course key", course_grade())
+    assert result[1] == "not a course key"
+    assert "malformed course key" in caplog.text
+    assert (
+        issuance.record_certificate_request(
+            user=None,
+            course_key=pok_course,
+            mode="honor",
+            status=None,
+            course_grade=None,
+            generation_mode=None,
+        )
+        is None
+    )
+    assert not PokCertificate.objects.exists()
+
+
+# --- learners and courses the payload must cope with -----------------------------------------------
+
+
+@transactional
+def test_a_learner_without_profile_or_grade_is_issued_under_their_account_name(
+    fake_pok, queued_tasks, make_learner, pok_course
+):
+    learner = make_learner(username="solo", profile_name=None, first_name="", last_name="")
+    request_certificate(learner, pok_course, None, mode="honor")
+    settle(queued_tasks)
+    [body] = fake_pok.bodies("POST credential")
+    assert body["receiver"]["firstName"] == "solo"
+    assert body["receiver"]["lastName"] == ""
+    assert body["receiver"]["languageTag"] == "en-US"
+    assert credential_of(learner, pok_course).grade_percent is None
+
+
+@transactional
+def test_a_course_without_certificate_configuration_uses_its_display_name(
+    fake_pok, queued_tasks, learner, make_course, enable_pok_for_course, course_grade
+):
+    course_key = make_course(display_name="Data Science", certificates={})
+    enable_pok_for_course(course_key)
+    request_certificate(learner, course_key, course_grade())
+    settle(queued_tasks)
+    [body] = fake_pok.bodies("POST credential")
+    assert body["credential"]["title"] == "Data Science"
+    assert credential_of(learner, course_key).state == S.EMITTED
+
+
+@transactional
+def test_a_course_the_platform_does_not_know_fails_without_a_post(
+    fake_pok, queued_tasks, learner, enable_pok_for_course, course_grade
+):
+    from opaque_keys.edx.keys import CourseKey
+
+    ghost = CourseKey.from_string("course-v1:GhostX+G1+2026")
+    enable_pok_for_course(ghost)
+    request_certificate(learner, ghost, course_grade())
+    settle(queued_tasks)
+    credential = credential_of(learner, ghost)
+    assert credential.state == S.FAILED
+    assert "not found" in credential.last_error
+    assert fake_pok.calls["POST credential"] == 0
+
+
+@transactional
+def test_a_template_parameter_without_value_fails_naming_it_and_sends_nothing(
+    fake_pok, queued_tasks, make_learner, pok_course, settings
+):
+    fake_pok.add_template("needs-grade", parameters=[("grade", "Grade"), ("mystery", "Mystery field")])
+    settings.POK_TEMPLATE_ID = "needs-grade"
+    learner = make_learner()
+    request_certificate(learner, pok_course, None)
+    settle(queued_tasks)
+    credential = credential_of(learner, pok_course)
+    assert credential.state == S.FAILED
+    assert "'grade'" in credential.last_error
+    assert fake_pok.calls["POST credential"] == 0
+    assert credential.next_attempt_at is None
+
+
+@transactional
+def test_an_unmapped_template_parameter_fails_naming_it(
+    fake_pok, queued_tasks, learner, pok_course, course_grade, settings
+):
+    fake_pok.add_template("odd", parameters=[("mystery", "Mystery field")])
+    settings.POK_TEMPLATE_ID = "odd"
+    request_certificate(learner, pok_course, course_grade())
+    settle(queued_tasks)
+    credential = credential_of(learner, pok_course)
+    assert credential.state == S.FAILED
+    assert "'mystery'" in credential.last_error
+    assert "POK_CUSTOM_PARAMETER_SOURCES" in credential.last_error
+    assert fake_pok.calls["POST credential"] == 0
+
+
+@transactional
+def test_a_template_unknown_to_pok_fails_without_a_post(
+    fake_pok, queued_tasks, learner, pok_course, course_grade, settings
+):
+    settings.POK_TEMPLATE_ID = "deleted-template"
+    request_certificate(learner, pok_course, course_grade())
+    settle(queued_tasks)
+    credential = credential_of(learner, pok_course)
+    assert credential.state == S.FAILED
+    assert "PokNotFound" in credential.last_error
+    assert fake_pok.calls["POST credential"] == 0
+
+
+@transactional
+def test_the_template_definition_is_fetched_once_for_many_learners(
+    fake_pok, queued_tasks, make_learner, pok_course, course_grade
+):
+    for _ in range(5):
+        request_certificate(make_learner(), pok_course, course_grade())
+    settle(queued_tasks)
+    assert fake_pok.calls["GET template"] == 1
+    assert fake_pok.calls["POST credential"] == 5
+
+
+# --- the platform's own call site ------------------------------------------------------------------
+
+
+@transactional
+def test_the_platform_call_site_creates_its_certificate_and_pok_issues_it(
+    fake_pok, queued_tasks, learner, pok_course, course_grade
+):
+    from lms.djangoapps.certificates.generation_handler import _generate_certificate_task
+    from lms.djangoapps.certificates.models import GeneratedCertificate
+    from openedx_events.learning.signals import CERTIFICATE_CREATED
+
+    created_events = []
+
+    def on_created(signal, sender, certificate, metadata, **kwargs):
+        created_events.append(certificate)
+
+    CERTIFICATE_CREATED.connect(on_created)
+    try:
+        fake_pok.outage = True  # POK down while the platform creates the certificate: nothing changes
+        _generate_certificate_task(learner, pok_course, "verified", course_grade(), generation_mode="self")
+    finally:
+        CERTIFICATE_CREATED.disconnect(on_created)
+
+    certificate = GeneratedCertificate.objects.get(user=learner, course_id=pok_course)
+    assert certificate.status == "downloadable"
+    assert len(certificate.verify_uuid) == 32
+    assert [event.current_status for event in created_events] == ["downloadable"]
+    assert credential_of(learner, pok_course).generation_mode == "self"
+
+    queued_tasks.run()
+    assert credential_of(learner, pok_course).state == S.RETRYING
+    fake_pok.outage = False
+    settle(queued_tasks)
+    assert credential_of(learner, pok_course).state == S.EMITTED
+    assert fake_pok.duplicates() == []
+
+
+@transactional
+def test_the_platform_call_site_issues_nothing_for_an_unverified_learner(
+    fake_pok, queued_tasks, learner, pok_course, course_grade
+):
+    from lms.djangoapps.certificates.generation_handler import _generate_certificate_task
+
+    _generate_certificate_task(learner, pok_course, "verified", course_grade(), status="unverified")
+    settle(queued_tasks)
+    assert not PokCertificate.objects.exists()
