@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutionError, NewConnectionError
 
 from openedx_pok.conf import setting
 
@@ -260,18 +260,44 @@ def _error_message(response: requests.Response) -> str:
     return str(message)[:MAX_ERROR_MESSAGE_LENGTH] if message else fallback
 
 
-def _nothing_was_sent(error: requests.RequestException) -> bool:
-    """True when the connection failed before the request could leave (refused, connect timeout, TLS)."""
-    if isinstance(error, requests.ConnectTimeout | requests.exceptions.SSLError):
-        return True
-    if isinstance(error, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
-        return True
-    if isinstance(error, requests.exceptions.InvalidSchema):
-        return True
+# Failures that happen before a request can leave: re-sending cannot create a duplicate.
+_NOT_SENT = (
+    (NameResolutionError, "the host name does not resolve"),
+    (requests.ConnectTimeout | ConnectTimeoutError, "no connection within the connect timeout"),
+    (requests.exceptions.SSLError, "TLS handshake failed"),
+    (
+        requests.exceptions.InvalidURL
+        | requests.exceptions.MissingSchema
+        | requests.exceptions.InvalidSchema,
+        "POK_API_URL is not a valid http(s) URL",
+    ),
+)
+
+
+def _why_nothing_was_sent(error: requests.RequestException) -> str | None:
+    """
+    Why the request never left (refused, connect timeout, TLS, bad URL), or None when it may have
+    reached POK: only then is a POST's outcome unknown.
+    """
     reason = error.args[0] if error.args else None
     if isinstance(reason, MaxRetryError):
         reason = reason.reason
-    return isinstance(reason, NewConnectionError | ConnectTimeoutError)
+    if type(reason) is NewConnectionError:
+        # Checked first: urllib3 makes NewConnectionError a subclass of ConnectTimeoutError.
+        return "connection refused" if _is_refusal(reason) else "cannot connect"
+    for kinds, why in _NOT_SENT:
+        if isinstance(error, kinds) or isinstance(reason, kinds):
+            return why
+    return None
+
+
+def _is_refusal(error: Exception) -> bool:
+    cause = error
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return "refused" in str(error).lower()
 
 
 _session_lock = threading.Lock()
@@ -445,9 +471,10 @@ class PokClient:
         except requests.RequestException as error:
             elapsed = (time.monotonic() - started) * 1000
             reason = type(error).__name__
-            if _nothing_was_sent(error):
-                log.warning("POK %s %s: not reachable (%s) after %.0f ms", method, path, reason, elapsed)
-                raise PokUnavailable(f"POK is not reachable ({reason}).") from error
+            unreachable = _why_nothing_was_sent(error)
+            if unreachable:
+                log.warning("POK %s %s: %s after %.0f ms", method, path, unreachable, elapsed)
+                raise PokUnavailable(f"POK is not reachable: {unreachable}.") from error
             log.warning("POK %s %s: no answer (%s) after %.0f ms", method, path, reason, elapsed)
             raise _LostAnswer(reason) from error
         elapsed = (time.monotonic() - started) * 1000

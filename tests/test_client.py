@@ -430,7 +430,7 @@ def test_connect_timeout_is_unavailable(silent_port, call):
     with pytest.raises(PokUnavailable) as caught:
         client.get_organization() if call == "get" else client.create_credential(credential_body())
 
-    assert "ConnectTimeout" in caught.value.message
+    assert caught.value.message == "POK is not reachable: no connection within the connect timeout."
 
 
 @pytest.mark.parametrize("call", ["get", "post"])
@@ -444,6 +444,7 @@ def test_connection_refused_is_unavailable(call):
         client.get_organization() if call == "get" else client.create_credential(credential_body())
 
     assert caught.value.status_code is None
+    assert caught.value.message == "POK is not reachable: connection refused."
 
 
 # -- logs ----------------------------------------------------------------------------------------
