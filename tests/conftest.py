@@ -102,6 +102,7 @@ def course_grade():
 
     return make
 
+
 class QueuedTasks:
     """Celery tasks the code sent, kept in order instead of going to a broker; ``run`` executes them here."""
 
@@ -138,3 +139,55 @@ def queued_tasks(monkeypatch):
     monkeypatch.setattr(Task, "apply_async", apply_async)
     return queue
 
+
+@pytest.fixture
+def make_platform_certificate(db):
+    """The learner's downloadable GeneratedCertificate, as the platform's certificate task leaves it."""
+    from lms.djangoapps.certificates.models import GeneratedCertificate
+
+    def make(user, course_key, mode="verified", status="downloadable", grade="0.88"):
+        return GeneratedCertificate.objects.create(
+            user=user,
+            course_id=course_key,
+            mode=mode,
+            status=status,
+            grade=grade,
+            verify_uuid=GeneratedCertificate.new_verify_uuid(),
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_credential(db):
+    """A PokCertificate written directly in a state (what rendering reads); emitted ones complete."""
+    import uuid
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from openedx_pok.models import PokCertificate
+
+    def make(user, course_key, state="emitted", **fields):
+        values = {
+            "state": state,
+            "mode": "verified",
+            "title": "Introduction to Python",
+            "emitter": "Example University",
+            "receiver_name": "Ana García",
+            "template_id": "default-template",
+        }
+        if state == "emitted":
+            pok_id = str(uuid.uuid4())
+            values.update(
+                pok_state="emitted",
+                pok_credential_id=pok_id,
+                view_url=f"https://view.pok.tech/c/{pok_id}",
+                image_url=f"https://images.pok.tech/credential/{pok_id}.png",
+                image_url_expires_at=timezone.now() + timedelta(hours=1),
+                emission_date=timezone.now(),
+            )
+        values.update(fields)
+        return PokCertificate.objects.create(user=user, course_key=course_key, **values)
+
+    return make

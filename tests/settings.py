@@ -46,7 +46,10 @@ MIDDLEWARE = [
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The platform's certificate templates (stand-ins), as LMS has them in its template dirs.
+        "DIRS": [
+            os.path.join(os.path.dirname(os.path.dirname(__file__)), "platform_stand_ins", "lms", "templates")
+        ],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -85,6 +88,10 @@ CELERY_TASK_SERIALIZER = "json"
 POK_API_URL = "http://127.0.0.1:9/"
 POK_API_KEY = "test-api-key"
 POK_TEMPLATE_ID = "default-template"
+# The fake POK server answers with http://127.0.0.1 URLs; production accepts only https on POK's hosts.
+POK_ALLOW_INSECURE_LOCAL_URLS = True
+# LMS's switch for HTML certificates; the certificate web view stand-in honours it like the platform.
+FEATURES = {"CERTIFICATES_HTML_VIEW": True}
 
 OPEN_EDX_FILTERS_CONFIG = {}
 

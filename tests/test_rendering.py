@@ -1,0 +1,305 @@
+"""
+The render step through the platform's certificate page: the stand-in of ``render_html_view`` runs
+the real ``CertificateRenderStarted`` pipeline (loaded from the plugin's settings) with Django's
+test client, for every credential state. No state may cost a POK request.
+"""
+
+import logging
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import crum
+import pytest
+from django.test import RequestFactory
+from django.utils import timezone
+from openedx_filters.learning.filters import CertificateRenderStarted
+
+from openedx_pok.models import CredentialState, PokCertificate
+from openedx_pok.services import rendering
+
+STANDARD_PAGE = "Standard Open edX certificate"
+INVALID_PAGE = "Invalid certificate (platform template stand-in)"
+IN_FLIGHT = ["pending", "requesting", "retrying", "processing", "outcome_unknown"]
+
+
+@pytest.fixture
+def certified(learner, course_key, enable_pok_for_course, make_platform_certificate):
+    """A learner with a downloadable platform certificate in a course where POK is on."""
+    enable_pok_for_course(course_key)
+    return make_platform_certificate(learner, course_key)
+
+
+def certificate_page(client, certificate, **extra):
+    return client.get(f"/certificates/{certificate.verify_uuid}", **extra)
+
+
+def total_calls(server):
+    return sum(server.calls.values())
+
+
+def test_emitted_credential_shows_the_pok_certificate_page(client, fake_pok, certified, make_credential):
+    credential = make_credential(certified.user, certified.course_id)
+
+    response = certificate_page(client, certified)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert STANDARD_PAGE not in page
+    assert f'src="{credential.image_url}"' in page
+    assert 'alt="Certificate of Ana García for Introduction to Python"' in page
+    assert "Example University" in page
+    assert f'href="{credential.view_url}"' in page
+    assert f'href="/pok/credentials/{credential.public_id}/image"' in page
+    assert f'value="http://testserver/certificates/{certified.verify_uuid}"' in page
+    for landmark in ("<header", "<main", "<footer"):
+        assert landmark in page
+    assert total_calls(fake_pok) == 0
+
+
+def test_linkedin_link_uses_linkedins_add_to_profile_parameters(client, fake_pok, certified, make_credential):
+    credential = make_credential(certified.user, certified.course_id)
+
+    page = certificate_page(client, certified).content.decode()
+
+    start = page.index("https://www.linkedin.com/profile/add?")
+    link = page[start : page.index('"', start)].replace("&amp;", "&")
+    parameters = {key: values[0] for key, values in parse_qs(urlsplit(link).query).items()}
+    assert parameters == {
+        "startTask": "CERTIFICATION_NAME",
+        "name": "Introduction to Python",
+        "organizationName": "Example University",
+        "issueYear": str(credential.emission_date.year),
+        "issueMonth": str(credential.emission_date.month),
+        "certUrl": credential.view_url,
+        "certId": credential.pok_credential_id,
+    }
+
+
+def test_linkedin_organization_id_replaces_the_name_when_configured(
+    client, fake_pok, certified, make_credential, settings
+):
+    settings.POK_LINKEDIN_ORGANIZATION_ID = "1337"
+    make_credential(certified.user, certified.course_id)
+
+    page = certificate_page(client, certified).content.decode()
+
+    assert "organizationId=1337" in page
+    assert "organizationName=" not in page
+
+
+def test_emitted_credential_redirects_to_pok_when_configured(
+    client, fake_pok, certified, make_credential, settings
+):
+    settings.POK_REDIRECT_TO_VIEW_URL = True
+    credential = make_credential(certified.user, certified.course_id)
+
+    response = certificate_page(client, certified)
+
+    assert response.status_code == 302
+    assert response["Location"] == credential.view_url
+    assert total_calls(fake_pok) == 0
+
+
+@pytest.mark.parametrize("state", IN_FLIGHT)
+def test_credential_in_flight_shows_the_being_issued_page(
+    client, fake_pok, certified, make_credential, state
+):
+    credential = make_credential(certified.user, certified.course_id, state=state, last_error="POK said 503")
+
+    response = certificate_page(client, certified)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "This certificate is being issued" in page
+    assert f'data-status-url="/pok/credentials/{credential.public_id}/status"' in page
+    assert '<meta http-equiv="refresh" content="30">' in page
+    assert "no-store" in response["Cache-Control"]
+    assert "503" not in page
+    assert total_calls(fake_pok) == 0
+
+
+def test_the_learner_reads_that_their_own_certificate_is_being_issued(
+    client, fake_pok, certified, make_credential
+):
+    make_credential(certified.user, certified.course_id, state="processing")
+    client.force_login(certified.user)
+
+    page = certificate_page(client, certified).content.decode()
+
+    assert "Your certificate is being issued" in page
+
+
+def test_failed_credential_shows_a_calm_page_without_internals(
+    client, fake_pok, certified, make_credential, settings
+):
+    settings.POK_SUPPORT_URL = "https://support.example.com/certificates"
+    make_credential(
+        certified.user,
+        certified.course_id,
+        state="failed",
+        last_error="PokValidationError 422: customParameters.grade is required",
+        attempts=8,
+    )
+
+    response = certificate_page(client, certified)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "This certificate is delayed" in page
+    assert "nothing is lost" in page
+    assert 'href="https://support.example.com/certificates"' in page
+    for internal in ("422", "customParameters", "PokValidationError", "Traceback", "attempt"):
+        assert internal not in page
+    assert total_calls(fake_pok) == 0
+
+
+def test_failed_page_falls_back_to_the_platforms_support_link(
+    client, fake_pok, certified, make_credential, settings
+):
+    settings.SUPPORT_SITE_LINK = "https://help.example.com/"
+    make_credential(certified.user, certified.course_id, state="failed")
+
+    page = certificate_page(client, certified).content.decode()
+
+    assert 'href="https://help.example.com/"' in page
+
+
+def test_revoked_credential_shows_the_platforms_invalid_certificate_page(
+    client, fake_pok, certified, make_credential
+):
+    make_credential(certified.user, certified.course_id, state="revoked")
+
+    response = certificate_page(client, certified)
+
+    assert response.status_code == 200
+    assert INVALID_PAGE in response.content.decode()
+    assert total_calls(fake_pok) == 0
+
+
+def test_no_credential_lets_the_standard_certificate_render(client, fake_pok, certified):
+    response = certificate_page(client, certified)
+
+    assert response.status_code == 200
+    assert STANDARD_PAGE in response.content.decode()
+    assert not PokCertificate.objects.exists()
+    assert total_calls(fake_pok) == 0
+
+
+def test_pok_switched_off_for_the_course_lets_the_standard_certificate_render(
+    client, fake_pok, learner, make_course, make_platform_certificate, make_credential
+):
+    course_key = make_course()
+    certificate = make_platform_certificate(learner, course_key)
+    make_credential(learner, course_key)
+
+    response = certificate_page(client, certificate)
+
+    assert STANDARD_PAGE in response.content.decode()
+    assert total_calls(fake_pok) == 0
+
+
+def test_existing_certificate_gets_a_credential_requested_when_configured(
+    client, fake_pok, certified, settings, queued_tasks
+):
+    settings.POK_ISSUE_FOR_EXISTING_CERTIFICATES = True
+
+    response = certificate_page(client, certified)
+
+    assert STANDARD_PAGE in response.content.decode()
+    credential = PokCertificate.objects.get(user=certified.user, course_key=certified.course_id)
+    assert credential.state == CredentialState.PENDING
+    assert credential.mode == "verified"
+    assert total_calls(fake_pok) == 0
+
+
+def test_existing_certificates_are_left_alone_by_default(client, fake_pok, certified, queued_tasks):
+    certificate_page(client, certified)
+
+    assert not PokCertificate.objects.exists()
+    assert queued_tasks.sent == []
+
+
+def test_expired_image_is_refreshed_in_the_background_and_the_page_still_renders(
+    client, fake_pok, certified, make_credential, queued_tasks
+):
+    credential = make_credential(
+        certified.user, certified.course_id, image_url_expires_at=timezone.now() - timedelta(minutes=1)
+    )
+
+    first = certificate_page(client, certified)
+    second = certificate_page(client, certified)
+
+    for response in (first, second):
+        assert f'src="{credential.image_url}"' in response.content.decode()
+    assert queued_tasks.names == ["openedx_pok.tasks.refresh_credential_image"]
+    assert queued_tasks.sent[0][1] == (credential.pk,)
+    assert total_calls(fake_pok) == 0
+
+
+def test_emitted_credential_without_an_image_yet_says_it_is_being_prepared(
+    client, fake_pok, certified, make_credential, queued_tasks
+):
+    credential = make_credential(certified.user, certified.course_id, image_url="", image_url_expires_at=None)
+
+    page = certificate_page(client, certified).content.decode()
+
+    assert "The certificate image is being prepared" in page
+    assert f"/pok/credentials/{credential.public_id}/image" not in page
+    assert queued_tasks.names == ["openedx_pok.tasks.refresh_credential_image"]
+
+
+def test_an_unexpected_error_lets_the_standard_page_render_and_is_logged(
+    client, fake_pok, certified, make_credential, monkeypatch, caplog
+):
+    make_credential(certified.user, certified.course_id)
+
+    def broken_template(*args, **kwargs):
+        raise RuntimeError("template engine exploded")
+
+    monkeypatch.setattr(rendering, "render_to_string", broken_template)
+    with caplog.at_level(logging.ERROR):
+        response = certificate_page(client, certified)
+
+    assert response.status_code == 200
+    assert STANDARD_PAGE in response.content.decode()
+    assert "template engine exploded" in caplog.text
+
+
+def test_learner_viewing_their_certificate_by_course_gets_the_same_decision(
+    client, fake_pok, certified, make_credential
+):
+    make_credential(certified.user, certified.course_id, state="processing")
+    client.force_login(certified.user)
+
+    response = client.get(f"/certificates/course/{certified.course_id}")
+
+    assert "Your certificate is being issued" in response.content.decode()
+
+
+def test_release_without_user_certificate_in_the_context_finds_the_row_by_user_id(
+    fake_pok, certified, make_credential
+):
+    """Sumac and Teak do not put the GeneratedCertificate in the context: the user keys are enough."""
+    make_credential(certified.user, certified.course_id, state="pending")
+    request = RequestFactory().get(f"/certificates/{certified.verify_uuid}")
+    request.user = certified.user
+    context = {
+        "user_language": "en",
+        "platform_name": "Test Academy",
+        "course_id": str(certified.course_id),
+        "document_title": "Certificate",
+        "username": certified.user.username,
+        "accomplishment_user_id": certified.user.id,
+        "accomplishment_copy_name": "Ana García",
+        "accomplishment_copy_course_name": "Introduction to Python",
+        "share_url": f"http://testserver/certificates/{certified.verify_uuid}",
+    }
+    crum.set_current_request(request)
+    try:
+        with pytest.raises(CertificateRenderStarted.RenderCustomResponse) as raised:
+            CertificateRenderStarted.run_filter(context=context, custom_template=None)
+    finally:
+        crum.set_current_request(None)
+
+    assert "Your certificate is being issued" in raised.value.response.content.decode()
+    assert total_calls(fake_pok) == 0
