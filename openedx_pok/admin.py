@@ -235,7 +235,8 @@ class ActionReport:
 
 
 def _reasons(counter: Counter) -> str:
-    return "; ".join(f"{reason} ({count})" for reason, count in counter.most_common())
+    ordered = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+    return "; ".join(f"{reason} ({count})" for reason, count in ordered)
 
 
 # Rows an action applies to; everything else is skipped with the reason shown to the operator.

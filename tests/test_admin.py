@@ -7,13 +7,17 @@ import re
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from opaque_keys.edx.keys import CourseKey
 
-from openedx_pok.models import CertificateTemplate
+from openedx_pok.models import CertificateTemplate, CredentialState, PokCertificate
+from openedx_pok.services import issuance
+
+S = CredentialState
 
 
 @pytest.fixture
 def operator(db, client, django_user_model):
-    user = django_user_model.objects.create_superuser("operator", "operator@example.com", "pass")
+    user = django_user_model.objects.create_superuser("operator", "operator@example.com", password=None)
     client.force_login(user)
     return client
 
@@ -179,3 +183,401 @@ def test_template_list_shows_scope_and_mode(operator, course_key):
     assert "organisation ExampleX" in page
     assert "every mode" in page
     assert re.search(r"verified", page)
+
+
+# -- Credentials ------------------------------------------------------------------------------------
+
+CHANGELIST_URL = "admin:openedx_pok_pokcertificate_changelist"
+
+
+@pytest.fixture
+def credential_in(fake_pok, make_learner, course_key, enable_pok_for_course, course_grade, queued_tasks):
+    """A credential brought to ``state`` by the real issuing code, talking to the fake POK."""
+    enable_pok_for_course(course_key)
+    faults = {
+        S.FAILED: lambda: fake_pok.fail_next("POST credential", status=422, message="Receiver rejected."),
+        S.RETRYING: lambda: fake_pok.fail_next("POST credential", status=503),
+        S.OUTCOME_UNKNOWN: fake_pok.timeout_after_create_next,
+    }
+
+    def make(state, **learner_fields):
+        learner = make_learner(**learner_fields)
+        credential = issuance.record_certificate_request(
+            user=learner,
+            course_key=course_key,
+            mode="verified",
+            status=None,
+            course_grade=course_grade(),
+            generation_mode=None,
+        )
+        if state != S.PENDING:
+            faults.get(state, lambda: None)()
+            issuance.issue(credential.pk)
+            credential.refresh_from_db()
+        if state in (S.EMITTED, S.REVOKED):
+            issuance.resync_from_pok(credential)
+        if state == S.REVOKED:
+            issuance.revoke(credential, "revoked for the test")
+        credential.refresh_from_db()
+        assert credential.state == state
+        return credential
+
+    return make
+
+
+def run_action(operator, action, credentials, **extra):
+    data = {"action": action, "_selected_action": [credential.pk for credential in credentials], **extra}
+    return operator.post(reverse(CHANGELIST_URL), data, follow=True)
+
+
+def confirm_action(operator, action, credentials, **extra):
+    return run_action(operator, action, credentials, confirm="yes", **extra)
+
+
+def run_queued(queued_tasks, django_capture_on_commit_callbacks, response_maker):
+    """Perform an admin request, let its transaction's on-commit hooks queue tasks, then run them."""
+    with django_capture_on_commit_callbacks(execute=True):
+        response = response_maker()
+    queued_tasks.run()
+    return response
+
+
+def reloaded(credential):
+    return PokCertificate.objects.get(pk=credential.pk)
+
+
+@pytest.mark.parametrize("state", [S.FAILED, S.RETRYING])
+def test_retry_now_sends_failed_and_retrying_credentials_to_pok_again(
+    operator, credential_in, fake_pok, queued_tasks, django_capture_on_commit_callbacks, state
+):
+    credential = credential_in(state)
+    posts_before = fake_pok.calls["POST credential"]
+
+    response = run_queued(
+        queued_tasks,
+        django_capture_on_commit_callbacks,
+        lambda: run_action(operator, "retry_now", [credential]),
+    )
+
+    assert "Queued 1 credential(s) to be sent to POK again." in messages_of(response)
+    assert fake_pok.calls["POST credential"] == posts_before + 1
+    credential = reloaded(credential)
+    assert credential.state == S.PROCESSING
+    assert credential.pok_credential_id in fake_pok.credentials
+
+
+def test_retry_now_on_an_unknown_outcome_asks_for_confirmation_first(operator, credential_in, fake_pok):
+    credential = credential_in(S.OUTCOME_UNKNOWN)
+
+    response = run_action(operator, "retry_now", [credential])
+
+    page = response.content.decode()
+    assert "may create a duplicate credential and spend a second credit" in page
+    assert str(credential.course_key) in page
+    assert reloaded(credential).state == S.OUTCOME_UNKNOWN
+    assert fake_pok.calls["POST credential"] == 1
+
+
+def test_confirmed_retry_of_an_unknown_outcome_resends_it_and_the_duplicate_risk_is_real(
+    operator, credential_in, fake_pok, queued_tasks, django_capture_on_commit_callbacks
+):
+    credential = credential_in(S.OUTCOME_UNKNOWN)
+
+    response = run_queued(
+        queued_tasks,
+        django_capture_on_commit_callbacks,
+        lambda: confirm_action(operator, "retry_now", [credential]),
+    )
+
+    assert "Queued 1 credential(s) to be sent to POK again." in messages_of(response)
+    assert reloaded(credential).state == S.PROCESSING
+    # The first POST did create a credential: what the confirmation page warned about.
+    assert fake_pok.duplicates() == [(str(credential.user_id), f"CourseId:{credential.course_key}")]
+
+
+@pytest.mark.parametrize("state", [S.PENDING, S.PROCESSING, S.EMITTED, S.REVOKED])
+def test_retry_now_skips_credentials_with_nothing_to_retry(operator, credential_in, fake_pok, state):
+    credential = credential_in(state)
+    posts_before = fake_pok.calls["POST credential"]
+
+    response = run_action(operator, "retry_now", [credential])
+
+    assert any(message.startswith("Skipped 1 credential:") for message in messages_of(response))
+    assert reloaded(credential).state == state
+    assert fake_pok.calls["POST credential"] == posts_before
+
+
+def test_retry_now_reports_done_and_skipped_rows_together(operator, credential_in):
+    failed, emitted, processing = (
+        credential_in(S.FAILED),
+        credential_in(S.EMITTED),
+        credential_in(S.PROCESSING),
+    )
+
+    response = run_action(operator, "retry_now", [failed, emitted, processing])
+
+    assert messages_of(response) == [
+        "Queued 1 credential(s) to be sent to POK again.",
+        "Skipped 2 credentials: Emitted, nothing to retry (1); Processing in POK, nothing to retry (1).",
+    ]
+
+
+def test_resync_brings_a_processing_credential_up_to_date(operator, credential_in, fake_pok):
+    credential = credential_in(S.PROCESSING)
+
+    response = run_action(operator, "resync_from_pok", [credential])
+
+    assert "Read 1 credential(s) from POK." in messages_of(response)
+    credential = reloaded(credential)
+    assert credential.state == S.EMITTED
+    assert credential.view_url.endswith(f"view/{credential.pok_credential_id}")
+
+
+def test_resync_picks_up_a_revocation_made_in_pok(operator, credential_in, fake_pok):
+    credential = credential_in(S.EMITTED)
+    fake_pok.set_credential_state(credential.pok_credential_id, "revoked")
+
+    run_action(operator, "resync_from_pok", [credential])
+
+    assert reloaded(credential).state == S.REVOKED
+
+
+@pytest.mark.parametrize("state", [S.PENDING, S.FAILED, S.OUTCOME_UNKNOWN])
+def test_resync_skips_credentials_pok_never_confirmed(operator, credential_in, fake_pok, state):
+    credential = credential_in(state)
+    gets_before = fake_pok.calls["GET credential"]
+
+    response = run_action(operator, "resync_from_pok", [credential])
+
+    assert "Skipped 1 credential: not created in POK yet (no POK id) (1)." in messages_of(response)
+    assert fake_pok.calls["GET credential"] == gets_before
+
+
+def test_resync_reports_pok_being_unreachable(operator, credential_in, fake_pok):
+    credential = credential_in(S.PROCESSING)
+    fake_pok.outage = True
+
+    response = run_action(operator, "resync_from_pok", [credential])
+
+    (message,) = messages_of(response)
+    assert message.startswith("1 credential failed: ")
+    assert reloaded(credential).state == S.PROCESSING
+
+
+def test_reissue_asks_for_confirmation_saying_it_costs_a_credit(operator, credential_in, fake_pok):
+    credential = credential_in(S.EMITTED)
+
+    response = run_action(operator, "reissue", [credential])
+
+    page = response.content.decode()
+    assert "which costs a credit" in page
+    assert "after a learner changed their name" in page
+    assert reloaded(credential).pok_credential_id == credential.pok_credential_id
+
+
+@pytest.mark.parametrize("state", [S.EMITTED, S.FAILED, S.OUTCOME_UNKNOWN, S.REVOKED])
+def test_confirmed_reissue_requests_a_new_credential_with_the_current_name(
+    operator, credential_in, fake_pok, queued_tasks, django_capture_on_commit_callbacks, state
+):
+    credential = credential_in(state)
+    previous_pok_id = credential.pok_credential_id
+    profile = credential.user.profile
+    profile.name = "Ana María García"
+    profile.save()
+    posts_before = fake_pok.calls["POST credential"]
+
+    response = run_queued(
+        queued_tasks,
+        django_capture_on_commit_callbacks,
+        lambda: confirm_action(operator, "reissue", [credential]),
+    )
+
+    assert "Queued 1 credential(s) to be issued again." in messages_of(response)
+    assert fake_pok.calls["POST credential"] == posts_before + 1
+    assert fake_pok.bodies("POST credential")[-1]["receiver"]["lastName"] == "María García"
+    credential = reloaded(credential)
+    assert credential.state == S.PROCESSING
+    assert credential.pok_credential_id not in (None, previous_pok_id)
+    assert any(
+        f"previous POK id {previous_pok_id or 'none'}" in entry["note"] for entry in credential.history
+    )
+
+
+@pytest.mark.parametrize("state", [S.PENDING, S.RETRYING, S.PROCESSING])
+def test_reissue_skips_credentials_still_being_issued(operator, credential_in, fake_pok, state):
+    credential = credential_in(state)
+
+    response = confirm_action(operator, "reissue", [credential])
+
+    assert any(message.startswith("Skipped 1 credential:") for message in messages_of(response))
+    assert reloaded(credential).state == state
+
+
+def test_mark_revoked_asks_for_confirmation_and_a_reason(operator, credential_in):
+    credential = credential_in(S.EMITTED)
+
+    response = run_action(operator, "mark_revoked", [credential])
+
+    page = response.content.decode()
+    assert "revoke the issued ones in POK&#x27;s dashboard as well" in page
+    assert 'name="reason"' in page
+    assert reloaded(credential).state == S.EMITTED
+
+
+@pytest.mark.parametrize(
+    "state", [S.PENDING, S.RETRYING, S.PROCESSING, S.EMITTED, S.FAILED, S.OUTCOME_UNKNOWN]
+)
+def test_confirmed_mark_revoked_revokes_with_the_reason_in_the_history(operator, credential_in, state):
+    credential = credential_in(state)
+
+    response = confirm_action(operator, "mark_revoked", [credential], reason="plagiarism")
+
+    assert (
+        "Marked 1 credential(s) revoked here; revoke the issued ones in POK's dashboard too."
+        in messages_of(response)
+    )
+    credential = reloaded(credential)
+    assert credential.state == S.REVOKED
+    assert credential.history[-1]["note"] == "plagiarism (by operator)"
+
+
+def test_mark_revoked_skips_credentials_already_revoked(operator, credential_in):
+    credential = credential_in(S.REVOKED)
+    history_length = len(credential.history)
+
+    response = confirm_action(operator, "mark_revoked", [credential])
+
+    assert "Skipped 1 credential: already revoked (1)." in messages_of(response)
+    assert len(reloaded(credential).history) == history_length
+
+
+# -- listing, search, filters -----------------------------------------------------------------------
+
+
+def listed(operator, **query):
+    response = operator.get(reverse(CHANGELIST_URL), query)
+    assert response.status_code == 200
+    return {credential.pk for credential in response.context["cl"].result_list}
+
+
+@pytest.fixture
+def two_credentials(make_learner, make_credential, make_course):
+    ana = make_learner(username="ana", email="ana@example.com")
+    bob = make_learner(username="bob", email="bob@example.org")
+    first = make_credential(ana, make_course("course-v1:AlphaX+PY101+2026"), pok_credential_id="pok-aaa")
+    second = make_credential(bob, make_course("course-v1:BetaX+JS201+2026"), state=S.FAILED)
+    return first, second
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("ana", "first"),
+        ("bob@example.org", "second"),
+        ("course-v1:BetaX+JS201", "second"),
+        ("pok-aaa", "first"),
+    ],
+    ids=["username", "email", "course key", "POK id"],
+)
+def test_search_finds_credentials_by_each_search_field(operator, two_credentials, term, expected):
+    first, second = two_credentials
+    assert listed(operator, q=term) == {(first if expected == "first" else second).pk}
+
+
+def test_search_by_email_is_exact_and_finds_nothing_on_a_fragment(operator, two_credentials):
+    assert listed(operator, q="example.org") == set()
+
+
+def test_filters_by_state(operator, two_credentials):
+    _first, second = two_credentials
+    assert listed(operator, state__exact=S.FAILED) == {second.pk}
+
+
+def test_filters_by_emission_type(operator, two_credentials):
+    first, _second = two_credentials
+    PokCertificate.objects.filter(pk=first.pk).update(emission_type="blockchain")
+    assert listed(operator, emission_type__exact="blockchain") == {first.pk}
+
+
+def test_filters_by_organisation_from_the_course_key(
+    operator, two_credentials, make_learner, make_credential
+):
+    first, _second = two_credentials
+    # An organisation whose name starts like another's must not leak into it.
+    alphabet = make_credential(make_learner(), CourseKey.from_string("course-v1:AlphaXY+PY101+2026"))
+
+    response = operator.get(reverse(CHANGELIST_URL))
+    organisation_filter = next(
+        spec
+        for spec in response.context["cl"].filter_specs
+        if getattr(spec, "parameter_name", None) == "organization"
+    )
+    assert [value for value, _label in organisation_filter.lookup_choices] == ["AlphaX", "AlphaXY", "BetaX"]
+    assert listed(operator, organization="AlphaX") == {first.pk}
+    assert listed(operator, organization="AlphaXY") == {alphabet.pk}
+
+
+def test_the_list_shows_learner_course_state_pok_id_and_attempts(operator, two_credentials):
+    page = operator.get(reverse(CHANGELIST_URL)).content.decode()
+    for text in ("ana", "course-v1:AlphaX+PY101+2026", "Emitted", "pok-aaa", "Failed"):
+        assert text in page
+
+
+def test_the_header_counts_credentials_per_state_and_links_to_each(operator, two_credentials):
+    response = operator.get(reverse(CHANGELIST_URL))
+    counts = {entry["state"]: entry["count"] for entry in response.context["state_counts"]}
+    assert counts == dict.fromkeys(S.values, 0) | {S.EMITTED: 1, S.FAILED: 1}
+    page = response.content.decode()
+    assert '<td data-state="failed"><a href="?state__exact=failed">1</a></td>' in page
+
+
+def test_the_header_counts_follow_the_search(operator, two_credentials):
+    response = operator.get(reverse(CHANGELIST_URL), {"q": "bob@example.org"})
+    counts = {entry["state"]: entry["count"] for entry in response.context["state_counts"]}
+    assert counts[S.FAILED] == 1
+    assert counts[S.EMITTED] == 0
+
+
+# -- one credential ---------------------------------------------------------------------------------
+
+
+def test_the_change_page_shows_the_last_error_and_the_history(operator, credential_in):
+    credential = credential_in(S.FAILED)
+
+    page = operator.get(
+        reverse("admin:openedx_pok_pokcertificate_change", args=[credential.pk])
+    ).content.decode()
+
+    assert "Receiver rejected." in page
+    assert "attempt 1" in page
+    assert "<td>requesting</td><td>failed</td>" in page
+
+
+def test_the_change_page_escapes_what_pok_said(operator, credential_in):
+    credential = credential_in(S.FAILED)
+    PokCertificate.objects.filter(pk=credential.pk).update(last_error="<script>alert(1)</script>")
+
+    page = operator.get(
+        reverse("admin:openedx_pok_pokcertificate_change", args=[credential.pk])
+    ).content.decode()
+
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_pok_owned_fields_cannot_be_edited(operator, credential_in):
+    credential = credential_in(S.EMITTED)
+    url = reverse("admin:openedx_pok_pokcertificate_change", args=[credential.pk])
+
+    operator.post(
+        url, {"pok_credential_id": "forged", "state": S.FAILED, "view_url": "https://evil.example/"}
+    )
+
+    credential_after = reloaded(credential)
+    assert credential_after.pok_credential_id == credential.pok_credential_id
+    assert credential_after.state == S.EMITTED
+    assert credential_after.view_url == credential.view_url
+
+
+def test_credentials_cannot_be_added_by_hand(operator):
+    assert operator.get(reverse("admin:openedx_pok_pokcertificate_add")).status_code == 403
