@@ -468,6 +468,10 @@ class PokCertificateAdmin(admin.ModelAdmin):
             report.done.append(credential)
 
     def report(self, request, report: ActionReport, done_message) -> None:
+        monitoring.set_custom_attribute("admin_action", request.POST.get("action", ""))
+        monitoring.set_custom_attribute("admin_action_done", len(report.done))
+        monitoring.set_custom_attribute("admin_action_skipped", sum(report.skipped.values()))
+        monitoring.set_custom_attribute("admin_action_failed", sum(report.failed.values()))
         if report.done or not (report.skipped or report.failed):
             self.message_user(request, done_message % {"count": len(report.done)}, messages.SUCCESS)
         skipped = sum(report.skipped.values())

@@ -1,17 +1,12 @@
 """
-What operators and their monitoring see of the plugin: credential counts per state, one log line
-per state change, and edx-django-utils custom attributes (New Relic, Datadog) where available.
-
-Nothing here logs names or emails: a credential is identified by its row id, POK id and course.
+What operators and their monitoring see of the plugin: credential counts per state (admin header,
+``pok_check``, the commands) and edx-django-utils custom attributes (New Relic, Datadog) where
+available. The one log line per state change is written by the issuance service as it moves a row.
 """
-
-import logging
 
 from django.db.models import Count
 
 from openedx_pok.models import CredentialState, PokCertificate
-
-log = logging.getLogger(__name__)
 
 try:
     from edx_django_utils.monitoring import set_custom_attribute as _set_custom_attribute
@@ -38,19 +33,3 @@ def format_counts(counts: dict[str, int]) -> str:
     """One line for terminals and logs: ``emitted 12, failed 1, ...`` (zero states left out)."""
     shown = [f"{state} {count}" for state, count in counts.items() if count]
     return ", ".join(shown) if shown else "no credentials"
-
-
-def log_state_change(credential: PokCertificate, previous_state: str, note: str = "") -> None:
-    """The one log line per state change: row id, POK id, course key and states, never the learner's name."""
-    log.info(
-        "POK credential %s (POK id %s, course %s): %s -> %s%s",
-        credential.pk,
-        credential.pok_credential_id or "-",
-        credential.course_key,
-        previous_state,
-        credential.state,
-        f" ({note})" if note else "",
-    )
-    set_custom_attribute("credential_id", credential.pk)
-    set_custom_attribute("course_key", str(credential.course_key))
-    set_custom_attribute("credential_state", credential.state)

@@ -18,6 +18,7 @@ from django.db import DatabaseError
 from openedx_pok.client import PokAuthError, PokClient, PokError, PokNotFound, PokUnavailable, get_client
 from openedx_pok.conf import setting
 from openedx_pok.models import CertificateTemplate
+from openedx_pok.monitoring import counts_by_state, format_counts
 
 DEFAULT_SCOPE = "the default (POK_TEMPLATE_ID)"
 
@@ -58,6 +59,7 @@ class Command(BaseCommand):
             self.check_organization,
             self.check_catalogue,
             self.check_configured_templates,
+            self.report_credential_counts,
         ]
 
     # -- sections --------------------------------------------------------------------------------
@@ -143,6 +145,13 @@ class Command(BaseCommand):
         for page_id, scopes in sorted(pages.items()):
             if report.page_ids is not None and page_id not in report.page_ids:
                 report.problem(f"Page {page_id} (used by {', '.join(scopes)}) does not exist in POK.")
+
+    def report_credential_counts(self, report: Report, client) -> None:
+        try:
+            counts = counts_by_state()
+        except DatabaseError:
+            return  # the templates section has already said the tables are missing
+        report.info(f"Credentials by state: {format_counts(counts)} (see docs/states.md)")
 
     def check_template(self, report: Report, client: PokClient, template_id: str, scopes, sources) -> None:
         used_by = ", ".join(scopes)
