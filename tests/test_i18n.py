@@ -1,0 +1,124 @@
+"""
+The learner pages speak the viewer's language: the platform resolves it (``user_language`` in the
+render context) and the plugin ships compiled catalogues for English, Spanish and Brazilian Portuguese.
+"""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from django.utils import translation
+
+import openedx_pok
+
+LOCALE = Path(openedx_pok.__file__).parent / "locale"
+
+
+@pytest.fixture
+def certified(learner, course_key, enable_pok_for_course, make_platform_certificate):
+    enable_pok_for_course(course_key)
+    return make_platform_certificate(learner, course_key)
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "html_lang", "expected"),
+    [
+        ("es", "es", ["Ver y verificar en POK", "Añadir al perfil de LinkedIn", "Fecha de emisión"]),
+        ("pt-br", "pt-br", ["Ver e verificar no POK", "Adicionar ao perfil do LinkedIn", "Data de emissão"]),
+        ("en", "en", ["View and verify on POK", "Add to LinkedIn profile", "Issued on"]),
+    ],
+)
+def test_certificate_page_is_in_the_viewers_language(
+    client, fake_pok, certified, make_credential, accept_language, html_lang, expected
+):
+    make_credential(certified.user, certified.course_id)
+
+    page = client.get(f"/certificates/{certified.verify_uuid}", HTTP_ACCEPT_LANGUAGE=accept_language)
+
+    content = page.content.decode()
+    assert f'<html lang="{html_lang}"' in content
+    for text in expected:
+        assert text in content
+
+
+@pytest.mark.parametrize(
+    ("accept_language", "expected"),
+    [
+        ("es", ["Este certificado se está emitiendo", "Esta página se vuelve a cargar cada 30 segundos."]),
+        ("pt-br", ["Este certificado está sendo emitido", "Esta página é recarregada a cada 30 segundos."]),
+    ],
+)
+def test_being_issued_page_is_in_the_viewers_language(
+    client, fake_pok, certified, make_credential, accept_language, expected
+):
+    make_credential(certified.user, certified.course_id, state="processing")
+
+    content = client.get(f"/certificates/{certified.verify_uuid}", HTTP_ACCEPT_LANGUAGE=accept_language)
+
+    for text in expected:
+        assert text in content.content.decode()
+
+
+def test_delayed_page_is_in_spanish_for_a_spanish_viewer(client, fake_pok, certified, make_credential):
+    make_credential(certified.user, certified.course_id, state="failed")
+
+    content = client.get(f"/certificates/{certified.verify_uuid}", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+
+    assert "Este certificado se está retrasando" in content
+    assert "no se ha perdido nada" in content
+
+
+def test_issue_date_is_written_the_viewers_way(client, fake_pok, certified, make_credential):
+    make_credential(certified.user, certified.course_id, emission_date=datetime(2026, 3, 5, tzinfo=UTC))
+
+    spanish = client.get(f"/certificates/{certified.verify_uuid}", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    portuguese = client.get(f"/certificates/{certified.verify_uuid}", HTTP_ACCEPT_LANGUAGE="pt-br")
+
+    assert "5 de marzo de 2026" in spanish
+    assert "5 de Março de 2026" in portuguese.content.decode()
+
+
+def test_preview_page_is_in_the_viewers_language(
+    client, fake_pok, course_key, enable_pok_for_course, make_learner
+):
+    enable_pok_for_course(course_key)
+    client.force_login(make_learner(username="admin", is_staff=True))
+
+    content = client.get(
+        f"/certificates/course/{course_key}", {"preview": "verified"}, HTTP_ACCEPT_LANGUAGE="pt-br"
+    ).content.decode()
+
+    assert "Pré-visualização do certificado" in content
+    [body] = fake_pok.bodies("POST template preview")
+    assert body["receiver"]["languageTag"] == "pt-BR"
+    assert body["receiver"]["firstName"] == "[Nome]"
+
+
+@pytest.mark.parametrize("language", ["en", "es", "pt_BR"])
+def test_compiled_catalogues_ship_with_the_package(language):
+    catalogue = LOCALE / language / "LC_MESSAGES"
+
+    assert (catalogue / "django.po").is_file()
+    assert (catalogue / "django.mo").is_file()
+    assert (catalogue / "django.mo").stat().st_mtime >= (catalogue / "django.po").stat().st_mtime - 1
+
+
+@pytest.mark.parametrize("language", ["es", "pt-br"])
+def test_every_learner_facing_string_is_translated(language):
+    """Every message of the learner pages has a translation (msgfmt dropped none as fuzzy or empty)."""
+    learner_messages = [
+        "Your certificate is being issued",
+        "Your certificate is delayed",
+        "View and verify on POK",
+        "Add to LinkedIn profile",
+        "Download certificate image",
+        "Share this certificate",
+        "Copy link",
+        "Share by email",
+        "Skip to main content",
+        "The certificate preview could not be shown",
+    ]
+    with translation.override(language):
+        untranslated = [message for message in learner_messages if translation.gettext(message) == message]
+
+    assert untranslated == []
