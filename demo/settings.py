@@ -1,0 +1,163 @@
+"""
+Settings of the demo host, built the way LMS builds its own: the plugin arrives through its
+installed entry point and ``add_plugins``, never listed by hand.
+
+Values set here before ``add_plugins`` play the operator's configuration (the plugin keeps them);
+they shorten the retry and polling delays so that a visitor sees states move within seconds.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import django
+from edx_django_utils.plugins import add_plugins, get_plugin_apps
+
+from openedx_pok.celery_schedule import beat_schedule
+
+DEMO_DIR = Path(__file__).resolve().parent
+REPO_DIR = DEMO_DIR.parent
+STAND_INS_DIR = REPO_DIR / "platform_stand_ins"
+if str(STAND_INS_DIR) not in sys.path:
+    # The Open edX modules the plugin imports, under their real names (never installed).
+    sys.path.insert(0, str(STAND_INS_DIR))
+
+SECRET_KEY = "demo-only-insecure-secret-key"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en"
+PLATFORM_NAME = "Demo Academy"
+ROOT_URLCONF = "demo.urls"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+STATIC_URL = "/static/"
+LOGO_IMAGE_URL = "/static/demo/logo.svg"
+# The render call site only runs the filter for courses with HTML certificates, as on the platform.
+FEATURES = {"CERTIFICATES_HTML_VIEW": True}
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "common.djangoapps.student",
+    "lms.djangoapps.certificates",
+    "openedx.core.djangoapps.content.course_overviews",
+    "openedx.core.djangoapps.waffle_utils",
+    "openedx.core.djangoapps.user_api",
+    "organizations",
+    "openedx.core.djangoapps.plugins",
+    "demo",
+]
+INSTALLED_APPS += get_plugin_apps("lms.djangoapp")
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "crum.CurrentRequestUserMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        # The platform's certificate templates (valid, invalid, server error), as LMS has them.
+        "DIRS": [STAND_INS_DIR / "lms" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DEMO_DATABASE_PATH = Path(os.environ.get("DEMO_DB_PATH") or DEMO_DIR / "var" / "demo.sqlite3")
+_sqlite_options = {"timeout": 30}
+if django.VERSION >= (5, 1):
+    # Writers take the lock up front, so the web and worker threads queue instead of deadlocking.
+    _sqlite_options["transaction_mode"] = "IMMEDIATE"
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(DEMO_DATABASE_PATH),
+        "OPTIONS": _sqlite_options,
+    }
+}
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Celery runs inside the demo process: an in-memory broker and an embedded worker (demo.host).
+CELERY_BROKER_URL = "memory://"
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.2}
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# What an operator schedules with Celery beat (docs), every few seconds instead of every minute;
+# demo.host's small beat thread runs this schedule.
+_BEAT_SECONDS = float(os.environ.get("DEMO_BEAT_INTERVAL", "3"))
+CELERY_BEAT_SCHEDULE = {
+    name: {**entry, "schedule": _BEAT_SECONDS}
+    for name, entry in beat_schedule(queue=CELERY_TASK_DEFAULT_QUEUE).items()
+}
+
+# The fake POK server's address is only known once it listens; demo.host sets it before Django starts.
+# The fallback is the discard port, so a stray command can never reach the real POK.
+POK_API_URL = os.environ.get("DEMO_POK_API_URL", "http://127.0.0.1:9/")
+POK_API_KEY = "demo-api-key"
+POK_TEMPLATE_ID = "demo-default-template"
+POK_ALLOW_INSECURE_LOCAL_URLS = True
+# The demo templates' custom parameters (demo.seed) and where their values come from.
+POK_CUSTOM_PARAMETER_SOURCES = {
+    "final-grade": "grade",
+    "lead-signatory": "signatory_1_name",
+    "course-code": "course_number",
+}
+POK_RETRY_BASE_DELAY = 2
+POK_RETRY_MAX_DELAY = 8
+POK_MAX_ATTEMPTS = 6
+POK_STATUS_POLL_INITIAL_DELAY = 2
+POK_STATUS_POLL_MAX_DELAY = 5
+POK_REQUESTING_TIMEOUT = 60
+POK_TIMEOUT = 5
+POK_CONNECT_TIMEOUT = 2
+
+OPEN_EDX_FILTERS_CONFIG = {}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "openedx_pok": {"level": "INFO"},
+        # The periodic tasks report every few seconds here; their effect shows on the home page.
+        "openedx_pok.tasks": {"level": "WARNING"},
+        "demo": {"level": "INFO"},
+        "celery": {"level": "WARNING"},
+        "kombu": {"level": "ERROR"},
+        # openedx-filters logs every exception a step raises, with a traceback, including the
+        # RenderCustomResponse that is how the render step answers: one per certificate page view.
+        # (The plugin's steps log their own failures under openedx_pok.filters.)
+        "openedx_filters.tooling": {"level": "CRITICAL"},
+        "django.request": {"level": "ERROR"},
+    },
+}
+
+add_plugins(__name__, "lms.djangoapp", "common")
+add_plugins(__name__, "lms.djangoapp", "production")
