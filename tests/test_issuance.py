@@ -5,6 +5,7 @@ Tests whose code commits (the task commits before its POST) use a transactional 
 ``transaction.on_commit`` behaves as in production.
 """
 
+import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -57,18 +58,24 @@ def request_certificate(user, course_key, grade, *, mode="verified", status=None
     )
 
 
-def settle(queued_tasks, rounds=50):
+def settle(queued_tasks, rounds=50, pause=0.0):
     """
     Let time pass until no credential is waiting: run queued tasks, then bring due every retry and
-    poll (as the clock would) and run the sweep and the status sync, as beat would.
+    poll (as the clock would) and run the sweep and the status sync, as beat would. With ``pause``,
+    real time passes instead (for a fake POK whose rate limit counts real seconds).
     """
     for _ in range(rounds):
         queued_tasks.run()
         waiting = PokCertificate.objects.filter(state__in=[S.PENDING, S.RETRYING, S.PROCESSING])
         if not waiting.exists():
             return
-        waiting.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
-        PokCertificate.objects.filter(state=S.PENDING).update(modified=timezone.now() - timedelta(minutes=5))
+        if pause:
+            time.sleep(pause)
+        else:
+            waiting.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+            PokCertificate.objects.filter(state=S.PENDING).update(
+                modified=timezone.now() - timedelta(minutes=5)
+            )
         issuance.sweep()
         issuance.sync_statuses()
     raise AssertionError("credentials still waiting after every round")
