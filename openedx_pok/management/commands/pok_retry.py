@@ -1,0 +1,82 @@
+"""
+``pok_retry --state failed|unknown [--course ID]``: send credentials to POK again, through the queue.
+
+Each credential is handed to the issuance service's retry, which queues the issuing task; Celery
+workers do the POSTs. Credentials whose outcome is unknown may already exist in POK, so re-sending
+them may create duplicates and spend credits twice: that needs ``--accept-duplicate-risk``.
+"""
+
+from django.core.management.base import BaseCommand, CommandError
+from opaque_keys import InvalidKeyError
+from opaque_keys.edx.keys import CourseKey
+
+from openedx_pok.models import CredentialState, PokCertificate
+from openedx_pok.services import issuance
+
+STATES = {"failed": CredentialState.FAILED, "unknown": CredentialState.OUTCOME_UNKNOWN}
+PROGRESS_EVERY = 100
+DRY_RUN_LISTED = 100
+
+
+class Command(BaseCommand):
+    help = "Queue failed credentials, or those whose outcome is unknown, to be sent to POK again."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--state", required=True, choices=sorted(STATES), help="Which credentials to retry."
+        )
+        parser.add_argument("--course", help="Only this course (course-v1:Org+Number+Run).")
+        parser.add_argument(
+            "--accept-duplicate-risk",
+            action="store_true",
+            help="Required with --state unknown: POK may already hold these credentials, and a re-send "
+            "may issue and charge a duplicate.",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="List what would be retried; change nothing."
+        )
+
+    def handle(self, *args, state, course, accept_duplicate_risk, dry_run, **options):
+        state = STATES[state]
+        if state == CredentialState.OUTCOME_UNKNOWN and not (accept_duplicate_risk or dry_run):
+            raise CommandError(
+                "These credentials may already exist in POK: re-sending may create duplicates and spend a "
+                "second credit each. Check POK's dashboard, then run again with --accept-duplicate-risk."
+            )
+        credentials = PokCertificate.objects.filter(state=state).order_by("pk")
+        if course:
+            try:
+                credentials = credentials.filter(course_key=CourseKey.from_string(course))
+            except InvalidKeyError as error:
+                raise CommandError(f"{course} is not a course key (course-v1:Org+Number+Run).") from error
+
+        credential_ids = list(credentials.values_list("pk", flat=True))
+        scope = f" in {course}" if course else ""
+        self.stdout.write(f"{len(credential_ids)} {state.label.lower()} credential(s){scope}.")
+        if dry_run:
+            for credential in credentials[:DRY_RUN_LISTED]:
+                self.stdout.write(
+                    f"  would retry {credential.pk}: {credential.course_key}, user {credential.user_id}, "
+                    f"attempts {credential.attempts}, last error: {credential.last_error[:120] or '-'}"
+                )
+            if len(credential_ids) > DRY_RUN_LISTED:
+                self.stdout.write(f"  ... and {len(credential_ids) - DRY_RUN_LISTED} more")
+            self.stdout.write("Dry run: nothing was queued.")
+            return
+
+        queued, skipped = 0, 0
+        for position, credential_id in enumerate(credential_ids, start=1):
+            credential = PokCertificate.objects.filter(pk=credential_id).first()
+            if credential is None:
+                skipped += 1
+                continue
+            try:
+                issuance.retry_now(credential, accept_duplicate_risk=accept_duplicate_risk)
+            except issuance.IssuanceError as error:
+                skipped += 1
+                self.stdout.write(f"  skipped {credential_id}: {error}")
+            else:
+                queued += 1
+            if position % PROGRESS_EVERY == 0:
+                self.stdout.write(f"  {position}/{len(credential_ids)} handled, {queued} queued")
+        self.stdout.write(f"Done: {queued} queued for another attempt, {skipped} skipped.")

@@ -1,0 +1,71 @@
+"""
+``pok_sync``: run the sweep and the status sync now, instead of waiting for Celery beat.
+
+The same work as the two periodic tasks, one batch each: the sweep re-queues credentials that are
+due (the workers send them), settles requests that never got an answer, and gives failed ones
+another round; the status sync asks POK about credentials it is still processing. Run it from cron
+where no Celery beat runs, or after an incident to move things along at once.
+"""
+
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
+from django.utils import timezone
+
+from openedx_pok.conf import setting
+from openedx_pok.models import CredentialState, PokCertificate
+from openedx_pok.monitoring import counts_by_state, format_counts
+from openedx_pok.services import issuance
+
+S = CredentialState
+
+
+class Command(BaseCommand):
+    help = "Run the POK sweep (re-queue due credentials) and status sync (poll POK) once, now."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true", help="Show what is due; change nothing.")
+
+    def handle(self, *args, dry_run, **options):
+        self.stdout.write(f"POK credentials: {format_counts(counts_by_state())}")
+        if dry_run:
+            self.show_due()
+            return
+        sweep = issuance.sweep()
+        self.stdout.write(f"Sweep: {describe(sweep)}")
+        sync = issuance.sync_statuses()
+        self.stdout.write(f"Status sync: {describe(sync)}")
+        if sync.get("polled", 0) >= issuance.BATCH_SIZE:
+            self.stdout.write("More credentials are due for a status poll: run pok_sync again.")
+        self.stdout.write(f"POK credentials now: {format_counts(counts_by_state())}")
+        if sync.get("errors"):
+            raise CommandError(
+                f"{sync['errors']} status poll(s) failed (POK unreachable or refused?): run pok_check."
+            )
+
+    def show_due(self) -> None:
+        """What a run would pick up, by the sweep's and the sync's own rules (an estimate, read-only)."""
+        now = timezone.now()
+        rows = PokCertificate.objects
+        due = {
+            "retries due": rows.filter(state=S.RETRYING).exclude(next_attempt_at__gt=now),
+            "pending with a lost task": rows.filter(
+                state=S.PENDING, modified__lt=now - issuance.LOST_TASK_AFTER
+            ),
+            "requests with no answer (to become outcome unknown)": rows.filter(
+                state=S.REQUESTING,
+                requesting_since__lt=now - timedelta(seconds=float(setting("POK_REQUESTING_TIMEOUT"))),
+            ),
+            "failed, due for another round": rows.filter(state=S.FAILED, next_attempt_at__lte=now),
+            "status polls due": rows.filter(state=S.PROCESSING, pok_credential_id__isnull=False).filter(
+                Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+            ),
+        }
+        for label, queryset in due.items():
+            self.stdout.write(f"  {label}: {queryset.count()}")
+        self.stdout.write("Dry run: nothing was changed or queued.")
+
+
+def describe(counts: dict) -> str:
+    return ", ".join(f"{name.replace('_', ' ')} {count}" for name, count in counts.items())

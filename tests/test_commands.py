@@ -1,0 +1,303 @@
+"""The operators' management commands, each with and without --dry-run, against the fake POK server."""
+
+from datetime import timedelta
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from openedx_pok.models import CredentialState, PokCertificate
+from openedx_pok.services import issuance
+
+S = CredentialState
+
+
+def run(command, *args):
+    """Run a command; returns its stdout and stderr text (a CommandError propagates)."""
+    out, err = StringIO(), StringIO()
+    call_command(command, *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def run_and_queue(queued_tasks, django_capture_on_commit_callbacks, command, *args):
+    """Run a command, let its on-commit hooks queue the tasks, then run what was queued."""
+    with django_capture_on_commit_callbacks(execute=True):
+        output = run(command, *args)
+    ran = queued_tasks.run()
+    return output, ran
+
+
+@pytest.fixture
+def credential_in(fake_pok, make_learner, course_key, enable_pok_for_course, course_grade, queued_tasks):
+    """A credential brought to ``state`` by the real issuing code, talking to the fake POK."""
+    enable_pok_for_course(course_key)
+    faults = {
+        S.FAILED: lambda: fake_pok.fail_next("POST credential", status=422, message="Receiver rejected."),
+        S.RETRYING: lambda: fake_pok.fail_next("POST credential", status=503),
+        S.OUTCOME_UNKNOWN: fake_pok.timeout_after_create_next,
+    }
+
+    def make(state, key=None):
+        learner = make_learner()
+        credential = issuance.record_certificate_request(
+            user=learner,
+            course_key=key or course_key,
+            mode="verified",
+            status=None,
+            course_grade=course_grade(),
+            generation_mode=None,
+        )
+        faults.get(state, lambda: None)()
+        issuance.issue(credential.pk)
+        credential.refresh_from_db()
+        assert credential.state == state
+        return credential
+
+    return make
+
+
+# -- pok_backfill -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def course_with_certificates(course_key, enable_pok_for_course, make_learner, make_platform_certificate):
+    """Three downloadable certificates (one learner already has a credential), one not passing."""
+    enable_pok_for_course(course_key)
+    learners = [make_learner() for _ in range(4)]
+    for learner in learners[:3]:
+        make_platform_certificate(learner, course_key, grade="0.88")
+    make_platform_certificate(learners[3], course_key, status="notpassing")
+    PokCertificate.objects.create(user=learners[0], course_key=course_key, state=S.EMITTED)
+    return course_key, learners
+
+
+def test_backfill_dry_run_counts_and_changes_nothing(course_with_certificates, queued_tasks, fake_pok):
+    course_key, _learners = course_with_certificates
+
+    out, _err = run("pok_backfill", "--course", str(course_key), "--dry-run")
+
+    assert "would queue 2, 1 already had a POK credential, 0 errors" in out
+    assert PokCertificate.objects.count() == 1
+    assert queued_tasks.sent == []
+
+
+def test_backfill_queues_a_credential_per_certificate_without_one(
+    course_with_certificates, queued_tasks, django_capture_on_commit_callbacks, fake_pok
+):
+    course_key, learners = course_with_certificates
+
+    (out, _err), ran = run_and_queue(
+        queued_tasks, django_capture_on_commit_callbacks, "pok_backfill", "--course", str(course_key)
+    )
+
+    assert "Done: 3 certificates, queued 2, 1 already had a POK credential, 0 errors." in out
+    assert ran == 2
+    backfilled = PokCertificate.objects.filter(generation_mode="backfill").order_by("user_id")
+    assert [credential.user_id for credential in backfilled] == [learners[1].pk, learners[2].pk]
+    assert {credential.grade_percent for credential in backfilled} == {Decimal("88.00")}
+    assert {credential.state for credential in backfilled} == {S.PROCESSING}
+    posted = sorted(body["receiver"]["identification"] for body in fake_pok.bodies("POST credential"))
+    assert posted == sorted([str(learners[1].pk), str(learners[2].pk)])
+
+
+def test_backfill_twice_queues_nothing_the_second_time(
+    course_with_certificates, queued_tasks, django_capture_on_commit_callbacks, fake_pok
+):
+    course_key, _learners = course_with_certificates
+    run_and_queue(
+        queued_tasks, django_capture_on_commit_callbacks, "pok_backfill", "--course", str(course_key)
+    )
+
+    (out, _err), ran = run_and_queue(
+        queued_tasks, django_capture_on_commit_callbacks, "pok_backfill", "--course", str(course_key)
+    )
+
+    assert "queued 0, 3 already had a POK credential" in out
+    assert ran == 0
+    assert fake_pok.calls["POST credential"] == 2
+
+
+def test_backfill_prints_progress_per_batch(course_with_certificates, queued_tasks):
+    course_key, _learners = course_with_certificates
+
+    out, _err = run("pok_backfill", "--course", str(course_key), "--batch-size", "2", "--dry-run")
+
+    assert "  2 certificates read, would queue 1, 1 already had one" in out
+    assert "  3 certificates read, would queue 2, 1 already had one" in out
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+def test_backfill_refuses_a_course_where_pok_is_off(make_course, dry_run, queued_tasks):
+    course_key = make_course()
+    with pytest.raises(CommandError, match="POK is off for"):
+        run("pok_backfill", "--course", str(course_key), *dry_run)
+
+
+def test_backfill_refuses_a_malformed_course_key(db):
+    with pytest.raises(CommandError, match="is not a course key"):
+        run("pok_backfill", "--course", "Python 101")
+
+
+# -- pok_sync ---------------------------------------------------------------------------------------
+
+
+def test_sync_polls_processing_credentials_and_requeues_due_retries(
+    credential_in, queued_tasks, django_capture_on_commit_callbacks, fake_pok
+):
+    processing = credential_in(S.PROCESSING)
+    retrying = credential_in(S.RETRYING)
+    PokCertificate.objects.filter(pk__in=[processing.pk, retrying.pk]).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    (out, _err), _ran = run_and_queue(queued_tasks, django_capture_on_commit_callbacks, "pok_sync")
+
+    assert "Sweep: requeued 1," in out
+    assert "Status sync: polled 1, emitted 1," in out
+    assert PokCertificate.objects.get(pk=processing.pk).state == S.EMITTED
+    # The re-queued credential was sent by the task the sweep queued.
+    assert PokCertificate.objects.get(pk=retrying.pk).state == S.PROCESSING
+    assert fake_pok.calls["POST credential"] == 3
+
+
+def test_sync_dry_run_shows_what_is_due_and_changes_nothing(credential_in, queued_tasks, fake_pok):
+    processing = credential_in(S.PROCESSING)
+    PokCertificate.objects.filter(pk=processing.pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    gets_before = fake_pok.calls["GET credential"]
+
+    out, _err = run("pok_sync", "--dry-run")
+
+    assert "POK credentials: processing 1" in out
+    assert "  status polls due: 1" in out
+    assert "  retries due: 0" in out
+    assert PokCertificate.objects.get(pk=processing.pk).state == S.PROCESSING
+    assert fake_pok.calls["GET credential"] == gets_before
+    assert queued_tasks.sent == []
+
+
+def test_sync_fails_when_pok_cannot_be_polled(credential_in, queued_tasks, fake_pok):
+    processing = credential_in(S.PROCESSING)
+    PokCertificate.objects.filter(pk=processing.pk).update(
+        next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    fake_pok.outage = True
+
+    with pytest.raises(CommandError, match="1 status poll"):
+        run("pok_sync")
+    assert PokCertificate.objects.get(pk=processing.pk).state == S.PROCESSING
+
+
+# -- pok_retry --------------------------------------------------------------------------------------
+
+
+def test_retry_failed_queues_them_and_pok_receives_them(
+    credential_in, queued_tasks, django_capture_on_commit_callbacks, fake_pok
+):
+    failed = credential_in(S.FAILED)
+
+    (out, _err), ran = run_and_queue(
+        queued_tasks, django_capture_on_commit_callbacks, "pok_retry", "--state", "failed"
+    )
+
+    assert "1 failed credential(s)." in out
+    assert "Done: 1 queued for another attempt, 0 skipped." in out
+    assert ran == 1
+    assert PokCertificate.objects.get(pk=failed.pk).state == S.PROCESSING
+    assert fake_pok.calls["POST credential"] == 2
+
+
+def test_retry_dry_run_lists_and_changes_nothing(credential_in, queued_tasks, fake_pok):
+    failed = credential_in(S.FAILED)
+
+    out, _err = run("pok_retry", "--state", "failed", "--dry-run")
+
+    assert f"  would retry {failed.pk}: {failed.course_key}, user {failed.user_id}, attempts 1" in out
+    assert "Receiver rejected." in out
+    assert PokCertificate.objects.get(pk=failed.pk).state == S.FAILED
+    assert queued_tasks.sent == []
+
+
+def test_retry_only_touches_the_given_course(credential_in, make_course, enable_pok_for_course, queued_tasks):
+    other_course = make_course()
+    enable_pok_for_course(other_course)
+    here = credential_in(S.FAILED)
+    elsewhere = credential_in(S.FAILED, key=other_course)
+
+    out, _err = run("pok_retry", "--state", "failed", "--course", str(here.course_key))
+
+    assert "Done: 1 queued" in out
+    assert PokCertificate.objects.get(pk=here.pk).state == S.PENDING
+    assert PokCertificate.objects.get(pk=elsewhere.pk).state == S.FAILED
+
+
+def test_retry_unknown_refuses_without_accepting_the_duplicate_risk(credential_in, queued_tasks):
+    unknown = credential_in(S.OUTCOME_UNKNOWN)
+
+    with pytest.raises(CommandError, match="--accept-duplicate-risk"):
+        run("pok_retry", "--state", "unknown")
+    assert PokCertificate.objects.get(pk=unknown.pk).state == S.OUTCOME_UNKNOWN
+
+
+def test_retry_unknown_dry_run_needs_no_flag_and_changes_nothing(credential_in, queued_tasks):
+    unknown = credential_in(S.OUTCOME_UNKNOWN)
+
+    out, _err = run("pok_retry", "--state", "unknown", "--dry-run")
+
+    assert f"would retry {unknown.pk}" in out
+    assert PokCertificate.objects.get(pk=unknown.pk).state == S.OUTCOME_UNKNOWN
+
+
+def test_retry_unknown_with_the_flag_resends(
+    credential_in, queued_tasks, django_capture_on_commit_callbacks, fake_pok
+):
+    unknown = credential_in(S.OUTCOME_UNKNOWN)
+
+    (out, _err), ran = run_and_queue(
+        queued_tasks,
+        django_capture_on_commit_callbacks,
+        "pok_retry",
+        "--state",
+        "unknown",
+        "--accept-duplicate-risk",
+    )
+
+    assert "Done: 1 queued" in out
+    assert ran == 1
+    assert PokCertificate.objects.get(pk=unknown.pk).state == S.PROCESSING
+
+
+def test_retry_skips_failed_credentials_pok_already_holds(credential_in, queued_tasks, fake_pok):
+    processing = credential_in(S.PROCESSING)
+    fake_pok.set_credential_state(processing.pok_credential_id, "aborted")
+    issuance.resync_from_pok(processing)
+    assert PokCertificate.objects.get(pk=processing.pk).state == S.FAILED
+
+    out, _err = run("pok_retry", "--state", "failed")
+
+    assert f"  skipped {processing.pk}: POK already holds this credential" in out
+    assert "Done: 0 queued for another attempt, 1 skipped." in out
+
+
+def test_retry_refuses_an_unknown_state(db):
+    with pytest.raises(CommandError, match="invalid choice"):
+        run("pok_retry", "--state", "emitted")
+
+
+# -- pok_check --------------------------------------------------------------------------------------
+
+
+def test_pok_check_prints_the_credential_counts(credential_in, fake_pok, settings):
+    settings.CELERY_BEAT_SCHEDULE = {
+        "sweep": {"task": "openedx_pok.tasks.sweep_credentials", "schedule": 60},
+        "sync": {"task": "openedx_pok.tasks.sync_credential_statuses", "schedule": 60},
+    }
+    credential_in(S.PROCESSING)
+    credential_in(S.FAILED)
+
+    out, _err = run("pok_check")
+
+    assert "Credentials by state: processing 1, failed 1 (see docs/states.md)" in out
