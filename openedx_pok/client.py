@@ -321,7 +321,6 @@ def _new_session() -> requests.Session:
     adapter = HTTPAdapter(max_retries=0, pool_connections=4, pool_maxsize=16)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    session.trust_env = False
     return session
 
 
@@ -467,6 +466,8 @@ class PokClient:
                 json=json_body,
                 headers=headers,
                 timeout=(self.connect_timeout, self.timeout),
+                # A redirected POST would arrive as a GET without its body: never follow one.
+                allow_redirects=method == "GET",
             )
         except requests.RequestException as error:
             elapsed = (time.monotonic() - started) * 1000
@@ -502,18 +503,19 @@ class _LostAnswer(Exception):
         return PokUnavailable(f"POK did not answer ({self.reason}).")
 
 
+_CLIENT_ERRORS = {401: PokAuthError, 403: PokAuthError, 404: PokNotFound}
+
+
 def _error_for(status: int, message: str, response: requests.Response) -> PokError:
-    if status in (401, 403):
-        return PokAuthError(message, status)
-    if status == 404:
-        return PokNotFound(message, status)
+    """The typed error for a non-2xx answer; other 4xx (and a 3xx) will not succeed when repeated."""
+    retry_after = parse_retry_after(response.headers.get("Retry-After"))
     if status == 429:
-        return PokRateLimited(message, status, parse_retry_after(response.headers.get("Retry-After")))
-    if status >= 500:
-        return PokUnavailable(message, status, parse_retry_after(response.headers.get("Retry-After")))
-    if 400 <= status < 500:
-        return PokValidationError(message, status)
-    return PokUnavailable(f"Unexpected answer from POK: {message}", status)
+        return PokRateLimited(message, status, retry_after)
+    if status >= 500 or status < 300:
+        return PokUnavailable(message, status, retry_after)
+    if status < 400:
+        message = f"POK redirected the request (HTTP {status}): check POK_API_URL, POK expects https."
+    return _CLIENT_ERRORS.get(status, PokValidationError)(message, status)
 
 
 def _segment(value: str) -> str:

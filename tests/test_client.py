@@ -300,6 +300,16 @@ def test_any_2xx_is_success(server, client):
     assert client.get_credential(created.id).id == created.id
 
 
+def test_a_redirected_post_is_not_followed(server, client):
+    server.fail_next("POST credential", status=301, headers={"Location": f"{server.url}credential"})
+
+    with pytest.raises(PokValidationError) as caught:
+        client.create_credential(credential_body())
+
+    assert caught.value.status_code == 301
+    assert server.calls == {"POST credential": 1}
+
+
 def test_rate_limited_with_retry_after_seconds(server, client):
     server.fail_next("POST credential", status=429, headers={"Retry-After": "7"})
 
