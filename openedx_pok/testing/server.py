@@ -309,13 +309,17 @@ class FakePokServer:
             "GET organization": lambda: (200, self._organization()),
             "GET templates": lambda: (200, self._list_templates(query)),
             "GET template": lambda: self._template(parts[1]),
-            "GET pages": lambda: (200, {"data": self._snapshot(list(self.pages.values()))}),
+            "GET pages": lambda: (200, {"data": self._snapshot_values(self.pages)}),
             "POST template preview": lambda: self._preview(body),
             "POST credential": lambda: self._create_credential(body),
             "GET credential": lambda: self._credential(parts[1]),
             "GET credential image": lambda: self._credential_image(parts[1]),
         }
         return handlers[endpoint]()
+
+    def _snapshot_values(self, items: dict) -> list:
+        with self._lock:
+            return deepcopy(list(items.values()))
 
     def _snapshot(self, value):
         with self._lock:
@@ -347,8 +351,7 @@ class FakePokServer:
             }
 
     def _list_templates(self, query: dict) -> dict:
-        with self._lock:
-            templates = deepcopy(list(self.templates.values()))
+        templates = self._snapshot_values(self.templates)
         limit = query.get("limit", [None])[0]
         if limit is not None and limit.isdigit():
             templates = templates[: int(limit)]
