@@ -14,6 +14,7 @@ TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en"
 PLATFORM_NAME = "Test Academy"
 ROOT_URLCONF = "tests.urls"
+STATIC_URL = "/static/"
 ALLOWED_HOSTS = ["*"]
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
