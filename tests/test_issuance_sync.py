@@ -1,0 +1,381 @@
+"""Status sync with POK, revocation, re-requests after revocation, and operator actions."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from openedx_pok import client
+from openedx_pok.models import CredentialState, PokCertificate
+from openedx_pok.services import issuance
+from tests.test_issuance import credential_of, request_certificate, settle
+
+S = CredentialState
+transactional = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def delays(settings):
+    settings.POK_RETRY_BASE_DELAY = 30
+    settings.POK_STATUS_POLL_INITIAL_DELAY = 30
+    settings.POK_STATUS_POLL_MAX_DELAY = 3600
+
+
+@pytest.fixture
+def pok_course(make_course, enable_pok_for_course):
+    course_key = make_course(organization_name="Example University")
+    enable_pok_for_course(course_key)
+    return course_key
+
+
+@pytest.fixture
+def processing(fake_pok, queued_tasks, learner, pok_course, course_grade):
+    """A credential POK accepted and keeps processing until told otherwise."""
+    fake_pok.emit_after = None
+    request_certificate(learner, pok_course, course_grade())
+    queued_tasks.run()
+    credential = credential_of(learner, pok_course)
+    assert credential.state == S.PROCESSING
+    return credential
+
+
+@transactional
+def test_polls_get_rarer_while_pok_processes_then_the_emitted_credential_is_stored(fake_pok, processing):
+    assert issuance.sync_statuses()["polled"] == 0  # not due before the first delay
+    gaps = []
+    now = processing.next_attempt_at
+    for _ in range(4):
+        assert issuance.sync_statuses(now=now)["processing"] == 1
+        credential = PokCertificate.objects.get(pk=processing.pk)
+        gaps.append((credential.next_attempt_at - now).total_seconds())
+        now = credential.next_attempt_at
+    assert gaps == sorted(gaps)
+    assert gaps[-1] > gaps[0]
+    assert fake_pok.calls["GET credential"] == 4
+
+    fake_pok.emit_all()
+    assert issuance.sync_statuses(now=now)["emitted"] == 1
+    credential = PokCertificate.objects.get(pk=processing.pk)
+    assert credential.state == S.EMITTED
+    assert credential.pok_state == "emitted"
+    assert credential.view_url == fake_pok.credentials[credential.pok_credential_id]["viewUrl"]
+    assert credential.image_url.startswith(fake_pok.url)
+    assert credential.emission_date is not None
+    assert credential.next_attempt_at is None
+    assert issuance.sync_statuses(now=now + timedelta(days=1))["polled"] == 0
+
+
+@transactional
+def test_states_pok_has_not_told_us_about_are_kept_and_polled(fake_pok, processing):
+    fake_pok.set_credential_state(processing.pok_credential_id, "awaitingSomethingNew")
+    issuance.sync_statuses(now=processing.next_attempt_at)
+    credential = PokCertificate.objects.get(pk=processing.pk)
+    assert credential.state == S.PROCESSING
+    assert credential.pok_state == "awaitingSomethingNew"
+    assert credential.next_attempt_at is not None
+
+
+@transactional
+@pytest.mark.parametrize(
+    ("pok_state", "expected"),
+    [("aborted", S.FAILED), ("signatureRejected", S.FAILED), ("revoked", S.REVOKED)],
+)
+def test_final_pok_states_end_the_polling(fake_pok, processing, pok_state, expected):
+    fake_pok.set_credential_state(processing.pok_credential_id, pok_state)
+    issuance.sync_statuses(now=processing.next_attempt_at)
+    credential = PokCertificate.objects.get(pk=processing.pk)
+    assert credential.state == expected
+    assert credential.pok_state == pok_state
+    assert credential.next_attempt_at is None
+    if expected == S.FAILED:
+        assert pok_state in credential.last_error
+
+
+@transactional
+def test_a_poll_during_an_outage_changes_nothing_but_the_next_poll(fake_pok, processing):
+    fake_pok.outage = True
+    counts = issuance.sync_statuses(now=processing.next_attempt_at)
+    assert counts["errors"] == 1
+    credential = PokCertificate.objects.get(pk=processing.pk)
+    assert credential.state == S.PROCESSING
+    assert credential.next_attempt_at > processing.next_attempt_at
+
+
+@transactional
+def test_an_emitted_credential_keeps_its_state_when_the_image_cannot_be_fetched(
+    fake_pok, queued_tasks, processing
+):
+    fake_pok.emit_all()
+    fake_pok.fail_next("GET credential image", status=404)
+    issuance.sync_statuses(now=processing.next_attempt_at)
+    credential = PokCertificate.objects.get(pk=processing.pk)
+    assert credential.state == S.EMITTED
+    assert credential.image_url == ""
+
+    from openedx_pok.tasks import refresh_credential_image
+
+    refresh_credential_image(credential.pk)
+    assert PokCertificate.objects.get(pk=processing.pk).image_url.startswith(fake_pok.url)
+
+
+# --- revocation -------------------------------------------------------------------------------------
+
+
+def send_revoked(user, course_key):
+    """What the platform sends when it invalidates a certificate."""
+    from openedx_events.learning.data import CertificateData, CourseData, UserData, UserPersonalData
+    from openedx_events.learning.signals import CERTIFICATE_REVOKED
+
+    CERTIFICATE_REVOKED.send_event(
+        certificate=CertificateData(
+            user=UserData(
+                id=user.id,
+                is_active=True,
+                pii=UserPersonalData(username=user.username, email=user.email, name=""),
+            ),
+            course=CourseData(course_key=course_key),
+            mode="verified",
+            grade="0.88",
+            current_status="notpassing",
+            previous_status="downloadable",
+            download_url="",
+            name="",
+        )
+    )
+
+
+@transactional
+def test_a_certificate_revoked_before_issuing_is_never_sent(
+    fake_pok, queued_tasks, learner, pok_course, course_grade
+):
+    request_certificate(learner, pok_course, course_grade())
+    send_revoked(learner, pok_course)
+    settle(queued_tasks)
+    assert credential_of(learner, pok_course).state == S.REVOKED
+    assert fake_pok.calls["POST credential"] == 0
+
+
+@transactional
+def test_a_certificate_revoked_after_issuing_is_revoked_here(
+    fake_pok, queued_tasks, learner, pok_course, course_grade, tracked_events
+):
+    request_certificate(learner, pok_course, course_grade())
+    settle(queued_tasks)
+    send_revoked(learner, pok_course)
+    credential = credential_of(learner, pok_course)
+    assert credential.state == S.REVOKED
+    assert credential.pok_credential_id in fake_pok.credentials
+    assert tracked_events[-1][0] == issuance.EVENT_REVOKED
+    send_revoked(learner, pok_course)  # the signal is sent again: nothing changes
+    assert [name for name, _ in tracked_events].count(issuance.EVENT_REVOKED) == 1
+
+
+@pytest.fixture
+def tracked_events(monkeypatch):
+    from openedx_pok import platform_adapter
+
+    events = []
+    monkeypatch.setattr(
+        platform_adapter, "emit_tracking_event", lambda name, data: events.append((name, data))
+    )
+    return events
+
+
+@transactional
+def test_a_revocation_while_the_post_is_on_the_wire_wins(
+    fake_pok, queued_tasks, learner, pok_course, course_grade, monkeypatch
+):
+    real_create = client.PokClient.create_credential
+
+    def revoked_meanwhile(self, body):
+        send_revoked(learner, pok_course)
+        return real_create(self, body)
+
+    monkeypatch.setattr(client.PokClient, "create_credential", revoked_meanwhile)
+    request_certificate(learner, pok_course, course_grade())
+    settle(queued_tasks)
+    credential = credential_of(learner, pok_course)
+    assert credential.state == S.REVOKED
+    assert credential.pok_credential_id in fake_pok.credentials  # the paid credential is on record
+    assert fake_pok.calls["POST credential"] == 1
+
+
+@transactional
+def test_a_revoked_credential_never_sent_is_issued_when_the_platform_asks_again(
+    fake_pok, queued_tasks, learner, pok_course, course_grade
+):
+    request_certificate(learner, pok_course, course_grade())
+    send_revoked(learner, pok_course)
+    request_certificate(learner, pok_course, course_grade(percent=0.91))
+    settle(queued_tasks)
+    credential = credential_of(learner, pok_course)
+    assert credential.state == S.EMITTED
+    assert fake_pok.bodies("POST credential")[0]["receiver"]["identification"] == str(learner.pk)
+    assert fake_pok.calls["POST credential"] == 1
+
+
+@transactional
+def test_an_issued_credential_requested_again_after_revocation_is_read_back_not_paid_again(
+    fake_pok, queued_tasks, learner, pok_course, course_grade
+):
+    request_certificate(learner, pok_course, course_grade())
+    settle(queued_tasks)
+    send_revoked(learner, pok_course)
+    request_certificate(learner, pok_course, course_grade())
+    assert credential_of(learner, pok_course).state == S.PROCESSING
+    settle(queued_tasks)
+    assert credential_of(learner, pok_course).state == S.EMITTED
+    assert fake_pok.calls["POST credential"] == 1
+
+
+@transactional
+def test_a_refused_credential_is_sent_again_when_the_platform_asks_again(
+    fake_pok, queued_tasks, learner, pok_course, course_grade
+):
+    fake_pok.fail_next("POST credential", status=400, message="bad title")
+    request_certificate(learner, pok_course, course_grade())
+    settle(queued_tasks)
+    assert credential_of(learner, pok_course).state == S.FAILED
+    request_certificate(learner, pok_course, course_grade())
+    settle(queued_tasks)
+    credential = credential_of(learner, pok_course)
+    assert credential.state == S.EMITTED
+    assert credential.attempts == 1
+    assert fake_pok.calls["POST credential"] == 2
+
+
+# --- retirement ---------------------------------------------------------------------------------------
+
+
+@transactional
+def test_retirement_scrubs_names_and_emails(fake_pok, queued_tasks, make_learner, pok_course, course_grade):
+    from openedx.core.djangoapps.user_api.accounts.signals import USER_RETIRE_LMS_MISC
+
+    retiring, staying = make_learner(profile_name="Ana García"), make_learner(profile_name="Bo Li")
+    for learner in (retiring, staying):
+        request_certificate(learner, pok_course, course_grade())
+    settle(queued_tasks)
+    assert credential_of(retiring, pok_course).receiver_email == retiring.email
+
+    USER_RETIRE_LMS_MISC.send(sender=None, user=retiring)
+
+    credential = credential_of(retiring, pok_course)
+    assert (credential.receiver_name, credential.receiver_email) == ("", "")
+    assert credential.state == S.EMITTED
+    assert "García" not in str(credential.history)
+    assert credential_of(staying, pok_course).receiver_name == "Bo Li"
+
+
+# --- operator actions ---------------------------------------------------------------------------------
+
+
+@transactional
+def test_retry_now_refuses_an_unknown_outcome_unless_the_risk_is_accepted(
+    fake_pok, queued_tasks, learner, pok_course, course_grade
+):
+    fake_pok.drop_next("POST credential")
+    request_certificate(learner, pok_course, course_grade())
+    queued_tasks.run()
+    credential = credential_of(learner, pok_course)
+    with pytest.raises(issuance.DuplicateRisk):
+        issuance.retry_now(credential)
+    queued_tasks.run()
+    assert fake_pok.calls["POST credential"] == 1
+
+    issuance.retry_now(credential, accept_duplicate_risk=True)
+    settle(queued_tasks)
+    assert credential_of(learner, pok_course).state == S.EMITTED
+    assert fake_pok.calls["POST credential"] == 2
+
+
+@transactional
+def test_retry_now_sends_a_waiting_credential_at_once(
+    fake_pok, queued_tasks, learner, pok_course, course_grade
+):
+    fake_pok.fail_next("POST credential", status=503)
+    request_certificate(learner, pok_course, course_grade())
+    queued_tasks.run()
+    credential = credential_of(learner, pok_course)
+    assert credential.state == S.RETRYING
+    assert credential.next_attempt_at > timezone.now()
+    queued_tasks.sent.clear()  # the countdown task would arrive later
+
+    issuance.retry_now(credential)
+    queued_tasks.run()
+    assert credential_of(learner, pok_course).state == S.PROCESSING
+
+
+@transactional
+def test_operator_actions_refuse_impossible_states(fake_pok, queued_tasks, learner, pok_course, course_grade):
+    request_certificate(learner, pok_course, course_grade())
+    credential = credential_of(learner, pok_course)
+    with pytest.raises(issuance.WrongState):
+        issuance.reissue(credential)  # still pending
+    with pytest.raises(issuance.NoPokCredential):
+        issuance.resync_from_pok(credential)
+    settle(queued_tasks)
+    credential.refresh_from_db()
+    with pytest.raises(issuance.WrongState):
+        issuance.retry_now(credential)  # emitted
+
+
+@transactional
+def test_resync_reads_poks_state_for_a_failed_credential(fake_pok, processing):
+    PokCertificate.objects.filter(pk=processing.pk).update(state=S.FAILED, last_error="operator test")
+    fake_pok.emit_all()
+    credential = PokCertificate.objects.get(pk=processing.pk)
+    issuance.resync_from_pok(credential)
+    assert credential.state == S.EMITTED
+    assert credential.image_url
+
+
+@transactional
+def test_reissue_spends_a_new_credit_and_keeps_the_old_id_in_the_history(
+    fake_pok, queued_tasks, learner, pok_course, course_grade
+):
+    request_certificate(learner, pok_course, course_grade())
+    settle(queued_tasks)
+    credential = credential_of(learner, pok_course)
+    first_pok_id = credential.pok_credential_id
+    issuance.reissue(credential)
+    assert credential.state == S.PENDING
+    settle(queued_tasks)
+    credential.refresh_from_db()
+    assert credential.state == S.EMITTED
+    assert credential.pok_credential_id not in (None, first_pok_id)
+    assert first_pok_id in str(credential.history)
+    assert fake_pok.calls["POST credential"] == 2
+
+
+# --- the sweep ----------------------------------------------------------------------------------------
+
+
+@transactional
+def test_the_sweep_requeues_a_pending_credential_whose_task_was_lost(
+    fake_pok, queued_tasks, learner, pok_course, course_grade
+):
+    request_certificate(learner, pok_course, course_grade())
+    queued_tasks.sent.clear()  # the broker lost the message
+    assert issuance.sweep()["requeued"] == 0  # too recent to call it lost
+    assert issuance.sweep(now=timezone.now() + timedelta(minutes=2))["requeued"] == 1
+    settle(queued_tasks)
+    assert credential_of(learner, pok_course).state == S.EMITTED
+
+
+@transactional
+def test_a_broker_outage_is_survived_by_the_sweep(
+    fake_pok, queued_tasks, learner, pok_course, course_grade, monkeypatch
+):
+    from celery.app.task import Task
+
+    def broker_down(task, *args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Task, "apply_async", broker_down)
+        result = request_certificate(learner, pok_course, course_grade())
+    assert result[0] == learner
+    assert credential_of(learner, pok_course).state == S.PENDING
+    issuance.sweep(now=timezone.now() + timedelta(minutes=2))
+    settle(queued_tasks)
+    assert credential_of(learner, pok_course).state == S.EMITTED

@@ -1,0 +1,105 @@
+"""The Celery entry points: names, JSON arguments, queue, and the beat schedule operators install."""
+
+import json
+
+import pytest
+from django.utils import timezone
+
+from openedx_pok import celery_schedule, tasks
+from openedx_pok.models import CredentialState, PokCertificate
+from tests.test_issuance import request_certificate
+
+transactional = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def pok_course(make_course, enable_pok_for_course):
+    course_key = make_course()
+    enable_pok_for_course(course_key)
+    return course_key
+
+
+@transactional
+@pytest.mark.parametrize("queue", [None, "pok"])
+def test_the_issuing_task_is_sent_with_json_arguments_to_the_configured_queue(
+    queued_tasks, learner, pok_course, course_grade, settings, queue
+):
+    settings.POK_CELERY_QUEUE = queue
+    request_certificate(learner, pok_course, course_grade())
+    [(task, args, kwargs, options)] = queued_tasks.sent
+    assert task.name == "openedx_pok.tasks.issue_credential"
+    assert json.loads(json.dumps([args, kwargs])) == [list(args), kwargs]
+    assert args == (PokCertificate.objects.get().pk,)
+    assert options.get("queue") == queue
+
+
+@transactional
+def test_the_issuing_task_accepts_its_id_as_json_may_deliver_it(
+    fake_pok, queued_tasks, learner, pok_course, course_grade
+):
+    request_certificate(learner, pok_course, course_grade())
+    queued_tasks.sent.clear()
+    tasks.issue_credential(str(PokCertificate.objects.get().pk))
+    assert fake_pok.calls["POST credential"] == 1
+
+
+@transactional
+def test_the_issuing_task_ignores_a_deleted_credential(
+    fake_pok, queued_tasks, learner, pok_course, course_grade
+):
+    request_certificate(learner, pok_course, course_grade())
+    credential_id = PokCertificate.objects.get().pk
+    PokCertificate.objects.all().delete()
+    queued_tasks.run()
+    tasks.issue_credential(credential_id)
+    assert fake_pok.calls["POST credential"] == 0
+
+
+@transactional
+def test_the_periodic_tasks_report_counts(
+    fake_pok, queued_tasks, learner, pok_course, course_grade, settings
+):
+    settings.POK_STATUS_POLL_INITIAL_DELAY = 0
+    fake_pok.emit_after = None
+    request_certificate(learner, pok_course, course_grade())
+    queued_tasks.run()
+    fake_pok.emit_all()
+    PokCertificate.objects.update(next_attempt_at=timezone.now())  # the first poll is due
+    assert tasks.sync_credential_statuses()["emitted"] == 1
+    assert tasks.sweep_credentials() == {
+        "requeued": 0,
+        "outcome_unknown": 0,
+        "reopened_failed": 0,
+        "resent_unknown": 0,
+    }
+    assert PokCertificate.objects.get().state == CredentialState.EMITTED
+
+
+def test_every_task_is_registered_under_its_documented_name():
+    names = {
+        tasks.issue_credential.name,
+        tasks.sweep_credentials.name,
+        tasks.sync_credential_statuses.name,
+        tasks.refresh_credential_image.name,
+    }
+    assert names == {
+        "openedx_pok.tasks.issue_credential",
+        "openedx_pok.tasks.sweep_credentials",
+        "openedx_pok.tasks.sync_credential_statuses",
+        "openedx_pok.tasks.refresh_credential_image",
+    }
+
+
+def test_the_beat_schedule_runs_the_sweep_and_the_sync(settings):
+    settings.POK_CELERY_QUEUE = None
+    schedule = celery_schedule.beat_schedule()
+    assert {entry["task"] for entry in schedule.values()} == {
+        tasks.sweep_credentials.name,
+        tasks.sync_credential_statuses.name,
+    }
+    assert all(entry["options"] == {} for entry in schedule.values())
+    settings.POK_CELERY_QUEUE = "pok"
+    assert all(entry["options"] == {"queue": "pok"} for entry in celery_schedule.beat_schedule().values())
+    assert all(
+        entry["options"] == {"queue": "other"} for entry in celery_schedule.beat_schedule("other").values()
+    )
