@@ -2,6 +2,7 @@
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -420,3 +421,20 @@ def test_command_line_serves_until_interrupted():
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
         process.stdout.close()
+
+
+def test_command_line_reports_a_busy_port():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = subprocess.run(  # noqa: S603 - our own module and a port number
+            [sys.executable, "-m", "openedx_pok.testing", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+
+    assert result.returncode == 1
+    assert result.stderr == f"Cannot listen on 127.0.0.1:{port}: Address already in use; try --port 0.\n"

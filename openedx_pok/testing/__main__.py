@@ -62,6 +62,11 @@ def main(argv=None) -> int:
     for page in options.page:
         page_id, _, name = page.partition(":")
         server.add_page(page_id, name or page_id)
+    try:
+        server.start()
+    except OSError as error:
+        sys.stderr.write(f"Cannot listen on 127.0.0.1:{options.port}: {error.strerror}; try --port 0.\n")
+        return 1
     with server:
         sys.stdout.write(
             f"Fake POK serving at {server.url}\n"
