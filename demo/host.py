@@ -195,7 +195,7 @@ def main():
         _print_welcome(host)
         while not stopping.wait(0.5):
             pass
-        print("Stopping the demo...", flush=True)
+        print("Stopping the demo (a few seconds)...", flush=True)
     finally:
         host.stop()
     sys.exit(0)
