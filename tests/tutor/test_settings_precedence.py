@@ -113,6 +113,14 @@ def test_periodic_tasks_follow_the_operators_pok_queue(tutor_project, load_lms_s
         assert settings.CELERYBEAT_SCHEDULE[name]["options"] == {"queue": "pok"}
 
 
+def test_all_digit_ids_stay_strings(tutor_project, load_lms_settings):
+    tutor_project.configure(POK_API_KEY="12345", POK_TEMPLATE_ID="678")
+
+    settings = load_lms_settings("lms_settings_digit_ids")
+
+    assert (settings.POK_API_KEY, settings.POK_TEMPLATE_ID) == ("12345", "678")
+
+
 def test_a_key_with_quotes_and_backslashes_arrives_intact(tutor_project, load_lms_settings):
     awkward_key = "a'b\"c\\d"
     tutor_project.configure(POK_API_KEY=awkward_key)

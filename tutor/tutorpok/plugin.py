@@ -22,7 +22,15 @@ CONFIG_DEFAULTS = {
     "STATUS_SYNC_INTERVAL": 60,
 }
 
-PLUGIN_SETTINGS_FROM_CONFIG = ("API_URL", "API_KEY", "TEMPLATE_ID", "PAGE_ID", "TIMEOUT")
+# `tutor config save --set` parses values as YAML: an all-digit key or id must still reach the
+# platform as a string.
+PLUGIN_SETTINGS_FROM_CONFIG = {
+    "API_URL": "|string",
+    "API_KEY": "|string",
+    "TEMPLATE_ID": "|string",
+    "PAGE_ID": "|string",
+    "TIMEOUT": "",
+}
 
 hooks.Filters.CONFIG_DEFAULTS.add_items([(f"POK_{name}", value) for name, value in CONFIG_DEFAULTS.items()])
 
@@ -36,10 +44,10 @@ def _package_text(*parts: str) -> str:
 def _settings_patch(extra: str = "") -> str:
     """Settings lines for the values the operator configured; the plugin fills in the rest."""
     lines = ["# openedx-pok: values from the Tutor configuration (empty ones keep the plugin's defaults)\n"]
-    for name in PLUGIN_SETTINGS_FROM_CONFIG:
+    for name, conversion in PLUGIN_SETTINGS_FROM_CONFIG.items():
         lines.append(
             f"{{% if POK_{name} is not none and POK_{name} != '' %}}"
-            f"POK_{name} = {{{{ POK_{name}|pok_python_literal }}}}\n{{% endif %}}"
+            f"POK_{name} = {{{{ POK_{name}{conversion}|pok_python_literal }}}}\n{{% endif %}}"
         )
     lines.extend([extra, "# end of openedx-pok settings\n"])
     return "".join(lines)
