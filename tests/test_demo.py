@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from opaque_keys.edx.keys import CourseKey
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 PYTHON_COURSE = "course-v1:DemoU+PY101+2026"
@@ -231,6 +232,66 @@ def test_studio_preview_is_for_staff(demo):
 
     assert response.status_code == 200
     assert "Introduction to Python Programming" in response.text
+
+
+def seeded_rows():
+    from django.contrib.auth import get_user_model
+    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview
+    from openedx.core.djangoapps.user_api.models import UserPreference
+    from openedx.core.djangoapps.waffle_utils.models import (
+        WaffleFlagCourseOverrideModel,
+        WaffleFlagOrgOverrideModel,
+    )
+    from organizations.models import Organization, OrganizationCourse
+
+    from openedx_pok.models import CertificateTemplate
+
+    models = (
+        get_user_model(),
+        CourseOverview,
+        Organization,
+        OrganizationCourse,
+        WaffleFlagCourseOverrideModel,
+        WaffleFlagOrgOverrideModel,
+        CertificateTemplate,
+        UserPreference,
+    )
+    return {model.__name__: model.objects.count() for model in models}
+
+
+@pytest.mark.django_db
+def test_seeding_twice_changes_nothing():
+    from demo import seed
+
+    seed.seed()
+    first = seeded_rows()
+    seed.seed()
+
+    assert seeded_rows() == first
+    assert first["User"] == len(seed.LEARNERS) + 1
+    assert first["CourseOverview"] == 3
+    assert first["Organization"] == 2
+
+
+@pytest.mark.django_db
+def test_seeded_courses_are_switched_on_and_choose_their_templates_at_each_level(settings):
+    from demo import seed
+    from openedx_pok.platform_adapter import is_pok_enabled_for_course
+    from openedx_pok.services.template_choice import choose_template
+
+    settings.POK_TEMPLATE_ID = seed.DEFAULT_TEMPLATE_ID
+    seed.seed()
+
+    choices = {
+        course_id: choose_template(CourseKey.from_string(course_id), "honor")
+        for course_id in (PYTHON_COURSE, DATA_COURSE, ART_COURSE)
+    }
+    assert {course_id: (choice.template_id, choice.scope) for course_id, choice in choices.items()} == {
+        PYTHON_COURSE: (seed.COURSE_TEMPLATE_ID, "course"),
+        DATA_COURSE: (seed.ORGANIZATION_TEMPLATE_ID, "organization"),
+        ART_COURSE: (seed.DEFAULT_TEMPLATE_ID, "default"),
+    }
+    assert all(is_pok_enabled_for_course(CourseKey.from_string(course_id)) for course_id in choices)
 
 
 @pytest.mark.browser
