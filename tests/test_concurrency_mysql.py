@@ -1,0 +1,106 @@
+"""
+Real row locks on a MySQL-family database: ten workers triggered for the same learner at the same
+moment cost one POST. Runs in the MariaDB lane (``make test DB=mysql``); SQLite has no row locks.
+"""
+
+import os
+import threading
+
+import pytest
+from django.db import connection
+
+from openedx_pok.models import CredentialState, PokCertificate
+from openedx_pok.services import issuance
+from tests.test_issuance import request_certificate, settle
+
+pytestmark = [
+    pytest.mark.mysql,
+    pytest.mark.skipif(os.environ.get("DB_ENGINE") != "mysql", reason="needs the MySQL-family lane"),
+    pytest.mark.django_db(transaction=True),
+]
+THREADS = 10
+
+
+@pytest.fixture
+def pok_course(make_course, enable_pok_for_course):
+    course_key = make_course(organization_name="Example University")
+    enable_pok_for_course(course_key)
+    return course_key
+
+
+def run_in_threads(work):
+    """Start ``work`` in THREADS threads released together; each thread uses its own connection."""
+    barrier = threading.Barrier(THREADS)
+    errors = []
+
+    def worker():
+        try:
+            barrier.wait()
+            work()
+        except Exception as error:  # noqa: BLE001  (collected and asserted below)
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+
+
+def test_ten_concurrent_triggers_for_the_same_learner_make_one_row_and_one_post(
+    fake_pok, queued_tasks, learner, pok_course, course_grade, settings
+):
+    settings.POK_STATUS_POLL_INITIAL_DELAY = 0
+    fake_pok.latency = 0.2  # keep the POST on the wire while the other workers arrive
+
+    def trigger_and_issue():
+        request_certificate(learner, pok_course, course_grade())
+        issuance.issue(PokCertificate.objects.get(user=learner, course_key=pok_course).pk)
+
+    run_in_threads(trigger_and_issue)
+
+    assert PokCertificate.objects.count() == 1
+    assert fake_pok.calls["POST credential"] == 1
+    settle(queued_tasks)  # every queued task runs too: still one POST
+    assert fake_pok.calls["POST credential"] == 1
+    assert PokCertificate.objects.get().state == CredentialState.EMITTED
+    assert fake_pok.duplicates() == []
+
+
+def test_ten_workers_running_the_same_task_make_one_post(
+    fake_pok, queued_tasks, learner, pok_course, course_grade
+):
+    request_certificate(learner, pok_course, course_grade())
+    credential_id = PokCertificate.objects.get().pk
+    fake_pok.latency = 0.2
+
+    run_in_threads(lambda: issuance.issue(credential_id))
+
+    assert fake_pok.calls["POST credential"] == 1
+    assert PokCertificate.objects.get().attempts == 1
+
+
+def test_concurrent_sweeps_and_syncs_do_not_double_anything(
+    fake_pok, queued_tasks, make_learner, pok_course, course_grade, settings
+):
+    settings.POK_STATUS_POLL_INITIAL_DELAY = 0
+    learners = [make_learner() for _ in range(5)]
+    for learner in learners:
+        request_certificate(learner, pok_course, course_grade())
+    queued_tasks.sent.clear()
+    ids = list(PokCertificate.objects.values_list("pk", flat=True))
+
+    def every_worker_issues_everything():
+        for credential_id in ids:
+            issuance.issue(credential_id)
+        issuance.sweep()
+        issuance.sync_statuses()
+
+    run_in_threads(every_worker_issues_everything)
+    settle(queued_tasks)
+    assert fake_pok.calls["POST credential"] == len(learners)
+    assert fake_pok.duplicates() == []
+    assert set(PokCertificate.objects.values_list("state", flat=True)) == {CredentialState.EMITTED}
