@@ -333,3 +333,26 @@ def test_a_rate_limited_backfill_issues_everyone_once(
         request_certificate(learner, pok_course, course_grade())
     settle(queued_tasks, rounds=600, pause=0.05)
     assert_each_issued_once(fake_pok, cohort, pok_course)
+
+
+@transactional
+def test_logs_never_carry_the_learners_name_or_email_even_when_pok_quotes_them(
+    fake_pok, queued_tasks, make_learner, pok_course, course_grade, caplog
+):
+    learner = make_learner(profile_name="Zoë Quintana", email="zoe.quintana@example.com")
+    fake_pok.fail_next(
+        "POST credential", status=503, message="cannot reach mailer for zoe.quintana@example.com"
+    )
+    fake_pok.fail_next(
+        "POST credential", status=400, message="Zoë Quintana <zoe.quintana@example.com> rejected"
+    )
+    with caplog.at_level("INFO"):
+        request_certificate(learner, pok_course, course_grade())
+        settle(queued_tasks)
+
+    credential = credential_of(learner, pok_course)
+    assert credential.state == S.FAILED
+    assert "zoe.quintana@example.com" in credential.last_error  # operators see POK's words in the admin
+    assert "PokValidationError, HTTP 400" in caplog.text
+    assert "zoe.quintana" not in caplog.text
+    assert "Quintana" not in caplog.text

@@ -213,13 +213,24 @@ def issue(pok_certificate_id: int) -> None:
     try:
         payload = build_payload(credential)
     except PayloadError as error:
-        _settle_unsent(credential, S.FAILED, f"payload: {error}")
+        _settle_unsent(credential, S.FAILED, f"payload: {error}", summary="payload could not be built")
         return
     except (client.PokUnavailable, client.PokRateLimited) as error:
-        _settle_unsent(credential, S.RETRYING, f"template definition: {_describe(error)}", error=error)
+        _settle_unsent(
+            credential,
+            S.RETRYING,
+            f"template definition: {_describe(error)}",
+            summary=f"template definition: {_summary(error)}",
+            error=error,
+        )
         return
     except client.PokError as error:
-        _settle_unsent(credential, S.FAILED, f"template definition: {_describe(error)}")
+        _settle_unsent(
+            credential,
+            S.FAILED,
+            f"template definition: {_describe(error)}",
+            summary=f"template definition: {_summary(error)}",
+        )
         return
 
     claim = _claim(credential, payload)
@@ -228,11 +239,11 @@ def issue(pok_certificate_id: int) -> None:
     try:
         pok_credential = client.get_client().create_credential(payload.body)
     except client.PokOutcomeUnknown as error:
-        _settle_sent(claim, S.OUTCOME_UNKNOWN, _describe(error))
+        _settle_sent(claim, S.OUTCOME_UNKNOWN, error)
     except (client.PokUnavailable, client.PokRateLimited) as error:
-        _settle_sent(claim, S.RETRYING, _describe(error), error=error)
+        _settle_sent(claim, S.RETRYING, error)
     except client.PokError as error:
-        _settle_sent(claim, S.FAILED, _describe(error))
+        _settle_sent(claim, S.FAILED, error)
     else:
         _record_created(claim, pok_credential)
 
@@ -287,7 +298,7 @@ def _claim(credential: PokCertificate, payload: Payload) -> _Claim | None:
     return _Claim(credential_id=locked.pk, requesting_since=now)
 
 
-def _settle_unsent(credential: PokCertificate, state: str, reason: str, error=None) -> None:
+def _settle_unsent(credential: PokCertificate, state: str, reason: str, *, summary: str, error=None) -> None:
     """The payload could not be built: nothing reached POK, so retrying is always safe."""
     with transaction.atomic():
         locked = _lock(credential.pk)
@@ -295,14 +306,15 @@ def _settle_unsent(credential: PokCertificate, state: str, reason: str, error=No
             return
         if state == S.RETRYING:
             locked.attempts += 1
-            _schedule_retry(locked, reason, error)
+            _schedule_retry(locked, reason, error, summary=summary)
         else:
-            _fail(locked, reason, retry_later=False)
+            _fail(locked, reason, retry_later=False, summary=summary)
         locked.save()
 
 
-def _settle_sent(claim: _Claim, state: str, reason: str, error=None) -> None:
+def _settle_sent(claim: _Claim, state: str, error: client.PokError) -> None:
     """Record a POST that did not produce a credential."""
+    reason, summary = _describe(error), _summary(error)
     with transaction.atomic():
         locked = _lock(claim.credential_id, skip_locked=False)
         if locked is None or not _still_ours(locked, claim):
@@ -313,12 +325,12 @@ def _settle_sent(claim: _Claim, state: str, reason: str, error=None) -> None:
             return
         if state == S.OUTCOME_UNKNOWN:
             if locked.state != S.OUTCOME_UNKNOWN:
-                _move(locked, S.OUTCOME_UNKNOWN, reason)
+                _move(locked, S.OUTCOME_UNKNOWN, reason, summary=summary)
             locked.last_error = reason[:2000]
         elif state == S.RETRYING:
-            _schedule_retry(locked, reason, error)
+            _schedule_retry(locked, reason, error, summary=summary)
         else:
-            _fail(locked, reason, retry_later=False)
+            _fail(locked, reason, retry_later=False, summary=summary)
         locked.save()
 
 
@@ -331,16 +343,21 @@ def _still_ours(locked: PokCertificate, claim: _Claim) -> bool:
     )
 
 
-def _schedule_retry(locked: PokCertificate, reason: str, error) -> str:
+def _schedule_retry(locked: PokCertificate, reason: str, error, *, summary: str) -> str:
     """Back off, or give up for this round when the attempts are spent; returns the new state."""
     max_attempts = max(1, int(setting("POK_MAX_ATTEMPTS")))
     if locked.attempts % max_attempts == 0:
-        _fail(locked, f"{reason} (after {locked.attempts} attempts)", retry_later=True)
+        _fail(
+            locked,
+            f"{reason} (after {locked.attempts} attempts)",
+            retry_later=True,
+            summary=f"{summary} (after {locked.attempts} attempts)",
+        )
         return S.FAILED
     delay = retry_delay(locked.attempts, getattr(error, "retry_after", None))
     locked.next_attempt_at = timezone.now() + timedelta(seconds=delay)
     locked.last_error = reason[:2000]
-    _move(locked, S.RETRYING, f"{reason}; retry in {delay:.0f}s")
+    _move(locked, S.RETRYING, f"{reason}; retry in {delay:.0f}s", summary=f"{summary}; retry in {delay:.0f}s")
     _queue_issue_on_commit(locked.pk, countdown=delay)
     return S.RETRYING
 
@@ -362,7 +379,7 @@ def retry_delay(attempts: int, retry_after: float | None = None) -> float:
     return delay
 
 
-def _fail(locked: PokCertificate, reason: str, *, retry_later: bool) -> None:
+def _fail(locked: PokCertificate, reason: str, *, retry_later: bool, summary: str | None = None) -> None:
     """
     Mark the credential failed. Transient failures (POK down for a whole round of attempts) are
     given further rounds by the sweep, POK_RETRY_MAX_DELAY apart, up to POK_FAILED_RETRY_ROUNDS;
@@ -375,7 +392,7 @@ def _fail(locked: PokCertificate, reason: str, *, retry_later: bool) -> None:
     else:
         locked.next_attempt_at = None
     locked.last_error = reason[:2000]
-    _move(locked, S.FAILED, reason)
+    _move(locked, S.FAILED, reason, summary=summary)
     _track(EVENT_FAILED, locked)
 
 
@@ -483,7 +500,12 @@ def _sync_one(credential_id: int, *, now: datetime) -> str:
         with transaction.atomic():
             locked = _lock(credential_id)
             if locked is not None and locked.state == S.PROCESSING:
-                _fail(locked, f"POK does not know this credential: {_describe(error)}", retry_later=False)
+                _fail(
+                    locked,
+                    f"POK does not know this credential: {_describe(error)}",
+                    retry_later=False,
+                    summary=f"POK does not know this credential: {_summary(error)}",
+                )
                 locked.save()
         return "failed"
     except client.PokError as error:
@@ -495,7 +517,7 @@ def _sync_one(credential_id: int, *, now: datetime) -> str:
                 delay = max(_poll_delay(locked, now), float(getattr(error, "retry_after", None) or 0))
                 locked.next_attempt_at = now + timedelta(seconds=delay)
                 locked.save()
-        log.warning("POK status poll of credential %s failed: %s", credential_id, _describe(error))
+        log.warning("POK status poll of credential %s failed: %s", credential_id, _summary(error))
         return "errors"
     with transaction.atomic():
         locked = _lock(credential_id)
@@ -526,7 +548,7 @@ def _refresh_image_quietly(credential: PokCertificate) -> None:
     try:
         refresh_image(credential)
     except client.PokError as error:
-        log.warning("POK image of credential %s not fetched: %s", credential.pk, _describe(error))
+        log.warning("POK image of credential %s not fetched: %s", credential.pk, _summary(error))
 
 
 # --- the sweep --------------------------------------------------------------------------------------
@@ -717,10 +739,14 @@ def scrub_learner_pii(user) -> int:
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _move(credential: PokCertificate, new_state: str, note: str) -> None:
+def _move(credential: PokCertificate, new_state: str, note: str, *, summary: str | None = None) -> None:
+    """
+    Change state, with the full ``note`` in the row's history; the log line gets ``summary`` when
+    the note carries POK's own words, which may quote the learner's data.
+    """
     previous = credential.state
     credential.move_to(new_state, note=note)
-    _log_change(credential, previous, note=note)
+    _log_change(credential, previous, note=summary if summary is not None else note)
 
 
 def _log_change(credential: PokCertificate, previous: str | None, *, note: str) -> None:
@@ -733,6 +759,12 @@ def _log_change(credential: PokCertificate, previous: str | None, *, note: str) 
         credential.state,
         note,
     )
+
+
+def _summary(error: client.PokError) -> str:
+    """The error's kind and HTTP status, without POK's message: safe for INFO logs."""
+    status = f", HTTP {error.status_code}" if error.status_code else ""
+    return f"{type(error).__name__}{status}"
 
 
 def _describe(error: client.PokError) -> str:
