@@ -279,11 +279,13 @@ def test_expected_problems_in_the_creation_step_are_logged_not_raised(
 
 @transactional
 def test_a_learner_without_profile_or_grade_is_issued_under_their_account_name(
-    fake_pok, queued_tasks, make_learner, pok_course
+    fake_pok, queued_tasks, make_learner, pok_course, caplog
 ):
     learner = make_learner(username="solo", profile_name=None, first_name="", last_name="")
-    request_certificate(learner, pok_course, None, mode="honor")
-    settle(queued_tasks)
+    with caplog.at_level("INFO"):
+        request_certificate(learner, pok_course, None, mode="honor")
+        settle(queued_tasks)
+    assert "has no profile name" in caplog.text
     [body] = fake_pok.bodies("POST credential")
     assert body["receiver"]["firstName"] == "solo"
     assert body["receiver"]["lastName"] == ""
@@ -293,12 +295,14 @@ def test_a_learner_without_profile_or_grade_is_issued_under_their_account_name(
 
 @transactional
 def test_a_course_without_certificate_configuration_uses_its_display_name(
-    fake_pok, queued_tasks, learner, make_course, enable_pok_for_course, course_grade
+    fake_pok, queued_tasks, learner, make_course, enable_pok_for_course, course_grade, caplog
 ):
     course_key = make_course(display_name="Data Science", certificates={})
     enable_pok_for_course(course_key)
-    request_certificate(learner, course_key, course_grade())
-    settle(queued_tasks)
+    with caplog.at_level("INFO"):
+        request_certificate(learner, course_key, course_grade())
+        settle(queued_tasks)
+    assert "no active certificate configuration" in caplog.text
     [body] = fake_pok.bodies("POST credential")
     assert body["credential"]["title"] == "Data Science"
     assert credential_of(learner, course_key).state == S.EMITTED

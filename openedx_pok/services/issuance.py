@@ -164,6 +164,7 @@ def _reopen(credential: PokCertificate, snapshot: dict) -> bool:
         locked.last_error = ""
         locked.next_attempt_at = None
         locked.requesting_since = None
+        locked.emission_date = None
         locked.save()
     else:
         return False

@@ -6,6 +6,7 @@ cache; nothing is sent. Values that cannot be found raise :class:`PayloadError` 
 operator can act on, so the credential fails before a credit is spent on a broken certificate.
 """
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from openedx_pok import platform_adapter
 from openedx_pok.conf import setting
 from openedx_pok.services.template_choice import NoTemplateConfigured, TemplateChoice, choose_template
 from openedx_pok.services.template_definitions import get_template_definition
+
+log = logging.getLogger(__name__)
 
 
 class PayloadError(Exception):
@@ -52,8 +55,11 @@ def build_payload(credential) -> Payload:
 
     emission_date = credential.emission_date or timezone.now()
     emission_date = emission_date.astimezone(UTC)
+    full_name = platform_adapter.get_learner_full_name(user)
+    if not full_name:
+        log.info("POK credential %s: the learner has no profile name; POK gets the username", credential.pk)
     first_name, last_name = split_name(
-        platform_adapter.get_learner_full_name(user),
+        full_name,
         first_name=user.first_name,
         last_name=user.last_name,
         username=user.username,
@@ -61,6 +67,11 @@ def build_payload(credential) -> Payload:
     receiver_name = " ".join(part for part in (first_name, last_name) if part)
     emitter = organization_name(course)
     configuration = course.certificate_configuration
+    if configuration is None:
+        log.info(
+            "Course %s has no active certificate configuration; its display name is the title",
+            course.course_key,
+        )
     title = (configuration.course_title if configuration else "") or course.display_name
     date_format = setting("POK_DATE_FORMAT")
     sources = value_sources(
