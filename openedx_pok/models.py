@@ -40,7 +40,10 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.PROCESSING: frozenset({S.PROCESSING, S.EMITTED, S.FAILED, S.REVOKED}),
     S.EMITTED: frozenset({S.EMITTED, S.REVOKED, S.PENDING}),
     S.FAILED: frozenset({S.PENDING, S.REQUESTING, S.PROCESSING, S.EMITTED, S.REVOKED}),
-    S.OUTCOME_UNKNOWN: frozenset({S.PENDING, S.REQUESTING, S.PROCESSING, S.EMITTED, S.FAILED, S.REVOKED}),
+    # outcome_unknown -> retrying/failed: a late answer to the same POST said nothing was created.
+    S.OUTCOME_UNKNOWN: frozenset(
+        {S.PENDING, S.REQUESTING, S.RETRYING, S.PROCESSING, S.EMITTED, S.FAILED, S.REVOKED}
+    ),
     # revoked -> processing: the platform re-requested a certificate POK already holds; re-read POK's state.
     S.REVOKED: frozenset({S.PENDING, S.PROCESSING}),
 }

@@ -127,8 +127,11 @@ class QueuedTasks:
 
 
 @pytest.fixture
-def queued_tasks(monkeypatch):
-    """Record ``apply_async`` calls of Celery tasks; tests run them with ``queued_tasks.run()``."""
+def queued_tasks():
+    """
+    Record ``apply_async`` calls of Celery tasks; tests run them with ``queued_tasks.run()``. The
+    patch is the fixture's own, so a test's ``monkeypatch.undo()`` does not send tasks to a broker.
+    """
     from celery.app.task import Task
 
     queue = QueuedTasks()
@@ -136,8 +139,9 @@ def queued_tasks(monkeypatch):
     def apply_async(task, args=None, kwargs=None, **options):
         queue.record(task, args, kwargs, **options)
 
-    monkeypatch.setattr(Task, "apply_async", apply_async)
-    return queue
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Task, "apply_async", apply_async)
+        yield queue
 
 
 @pytest.fixture

@@ -356,3 +356,24 @@ def test_logs_never_carry_the_learners_name_or_email_even_when_pok_quotes_them(
     assert "PokValidationError, HTTP 400" in caplog.text
     assert "zoe.quintana" not in caplog.text
     assert "Quintana" not in caplog.text
+
+
+@transactional
+def test_a_late_refusal_after_the_sweep_gave_up_is_retried_since_nothing_was_created(
+    fake_pok, queued_tasks, learners, pok_course, course_grade, monkeypatch, settings
+):
+    real_create = client.PokClient.create_credential
+
+    def slow_failing_create(self, body):
+        issuance.sweep(now=timezone.now() + timedelta(seconds=settings.POK_REQUESTING_TIMEOUT + 1))
+        return real_create(self, body)
+
+    fake_pok.fail_next("POST credential", status=503)
+    monkeypatch.setattr(client.PokClient, "create_credential", slow_failing_create)
+    request_certificate(learners[0], pok_course, course_grade())
+    queued_tasks.run(limit=1)
+    monkeypatch.undo()
+    assert credential_of(learners[0], pok_course).state == S.RETRYING
+    settle(queued_tasks)
+    assert_each_issued_once(fake_pok, learners[:1], pok_course)
+    assert fake_pok.calls["POST credential"] == 2

@@ -344,8 +344,8 @@ def _still_ours(locked: PokCertificate, claim: _Claim) -> bool:
     )
 
 
-def _schedule_retry(locked: PokCertificate, reason: str, error, *, summary: str) -> str:
-    """Back off, or give up for this round when the attempts are spent; returns the new state."""
+def _schedule_retry(locked: PokCertificate, reason: str, error, *, summary: str) -> None:
+    """Back off, or give up for this round when the attempts are spent."""
     max_attempts = max(1, int(setting("POK_MAX_ATTEMPTS")))
     if locked.attempts % max_attempts == 0:
         _fail(
@@ -354,13 +354,12 @@ def _schedule_retry(locked: PokCertificate, reason: str, error, *, summary: str)
             retry_later=True,
             summary=f"{summary} (after {locked.attempts} attempts)",
         )
-        return S.FAILED
+        return
     delay = retry_delay(locked.attempts, getattr(error, "retry_after", None))
     locked.next_attempt_at = timezone.now() + timedelta(seconds=delay)
     locked.last_error = reason[:2000]
     _move(locked, S.RETRYING, f"{reason}; retry in {delay:.0f}s", summary=f"{summary}; retry in {delay:.0f}s")
     _queue_issue_on_commit(locked.pk, countdown=delay)
-    return S.RETRYING
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:
