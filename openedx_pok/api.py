@@ -10,7 +10,7 @@ from uuid import UUID
 
 from opaque_keys.edx.keys import CourseKey
 
-from openedx_pok.models import CredentialState, PokCertificate
+from openedx_pok.models import IN_FLIGHT_STATES, CredentialState, PokCertificate
 from openedx_pok.services import issuance
 from openedx_pok.services.issuance import IssuanceError
 
@@ -47,13 +47,8 @@ class CredentialStatus:
 
     @property
     def is_in_flight(self) -> bool:
-        return self.state in {
-            CredentialState.PENDING,
-            CredentialState.REQUESTING,
-            CredentialState.RETRYING,
-            CredentialState.PROCESSING,
-            CredentialState.OUTCOME_UNKNOWN,
-        }
+        """Still on its way to the learner (the certificate page says "being issued")."""
+        return self.state in IN_FLIGHT_STATES
 
 
 def request_credential(user, course_key, *, mode: str, grade=None) -> CredentialStatus | None:
