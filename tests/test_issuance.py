@@ -232,6 +232,17 @@ def test_a_course_without_pok_issues_nothing(
 
 
 @transactional
+def test_without_an_api_key_nothing_is_requested(
+    fake_pok, queued_tasks, learner, pok_course, course_grade, settings, caplog
+):
+    settings.POK_API_KEY = ""
+    request_certificate(learner, pok_course, course_grade())
+    settle(queued_tasks)
+    assert not PokCertificate.objects.exists()
+    assert "POK_API_KEY is empty" in caplog.text
+
+
+@transactional
 def test_the_global_switch_issues_in_every_course(
     fake_pok, queued_tasks, learner, make_course, course_grade, settings
 ):

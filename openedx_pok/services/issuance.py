@@ -86,16 +86,7 @@ def record_certificate_request(
     logged and answered with None; the platform's own certificate is never affected.
     """
     course_key = _as_course_key(course_key)
-    if course_key is None:
-        return None
-    if status not in (None, platform_adapter.DOWNLOADABLE):
-        log.info("POK credential not requested for %s: certificate status is %s", course_key, status)
-        return None
-    if user is None or getattr(user, "pk", None) is None:
-        log.warning("POK credential not requested for %s: no saved user was given", course_key)
-        return None
-    if not platform_adapter.is_pok_enabled_for_course(course_key):
-        log.debug("POK is off for %s; the standard certificate is issued", course_key)
+    if course_key is None or not _wants_credential(user, course_key, status):
         return None
 
     snapshot = {
@@ -117,6 +108,23 @@ def record_certificate_request(
             _queue_issue_on_commit(credential.pk)
         _track(EVENT_REQUESTED, credential)
     return credential
+
+
+def _wants_credential(user, course_key: CourseKey, status) -> bool:
+    """Whether this certificate should become a POK credential; says why not in the log."""
+    if status not in (None, platform_adapter.DOWNLOADABLE):
+        log.info("POK credential not requested for %s: certificate status is %s", course_key, status)
+        return False
+    if user is None or getattr(user, "pk", None) is None:
+        log.warning("POK credential not requested for %s: no saved user was given", course_key)
+        return False
+    if not platform_adapter.is_pok_enabled_for_course(course_key):
+        log.debug("POK is off for %s; the standard certificate is issued", course_key)
+        return False
+    if not setting("POK_API_KEY"):
+        log.warning("POK is on for %s but POK_API_KEY is empty: no credential requested", course_key)
+        return False
+    return True
 
 
 def _as_course_key(course_key) -> CourseKey | None:
