@@ -121,9 +121,16 @@ def _learner_and_course(request):
 
 @require_POST
 def pass_course(request):
+    from lms.djangoapps.certificates.generation_handler import CertificateGenerationNotAllowed
+
     learner, course_key = _learner_and_course(request)
     course = _known_course(course_key)
-    platform_actions.pass_course(learner, course_key, course.grade_percent)
+    try:
+        platform_actions.pass_course(learner, course_key, course.grade_percent)
+    except CertificateGenerationNotAllowed as refusal:
+        # A filter step prevented the certificate; the platform shows the learner its message.
+        messages.error(request, str(refusal))
+        return redirect("demo:home")
     messages.success(
         request,
         f"{platform_actions.profile_name(learner)} passed {course.display_name}: the platform requested "
