@@ -57,10 +57,9 @@ class PeriodicTasks:
 class DemoHost:
     """Starts and stops every part of the demo, in dependency order."""
 
-    def __init__(self, port: int, emit_after: float, fresh_database: bool = True):
+    def __init__(self, port: int, emit_after: float):
         self.requested_port = port
         self.emit_after = emit_after
-        self.fresh_database = fresh_database
         self.fake_pok = None
         self.web_server = None
         self._stack = ExitStack()
@@ -96,22 +95,20 @@ class DemoHost:
 
         database_path = Path(settings.DATABASES["default"]["NAME"])
         database_path.parent.mkdir(parents=True, exist_ok=True)
-        if self.fresh_database:
-            # The fake POK keeps its credentials in memory: rows left by an earlier run would point
-            # at credentials it no longer knows. Every run starts from the same seeded state.
-            for leftover in database_path.parent.glob(database_path.name + "*"):
-                leftover.unlink()
+        # The fake POK keeps its credentials in memory: rows left by an earlier run would point at
+        # credentials it no longer knows. Every run starts from the same seeded state.
+        for leftover in database_path.parent.glob(database_path.name + "*"):
+            leftover.unlink()
         call_command("migrate", interactive=False, verbosity=0)
 
     def _start_worker(self):
         from celery.contrib.testing.worker import start_worker
+        from django.conf import settings
 
         from demo.celery_app import app
 
         worker = start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING")
         self._stack.enter_context(_embedded_worker(worker))
-        from django.conf import settings
-
         beat = PeriodicTasks(app, settings.CELERY_BEAT_SCHEDULE)
         beat.start()
         self._stack.callback(beat.stop)
@@ -137,9 +134,8 @@ class DemoHost:
 def _embedded_worker(worker_context):
     """Celery's embedded worker; a task still running at exit must not turn Ctrl-C into a crash."""
     with ExitStack() as stack:
-        worker = stack.enter_context(worker_context)
         stack.push(_report_busy_worker)
-        yield worker
+        yield stack.enter_context(worker_context)
 
 
 def _report_busy_worker(exc_type, exc, traceback):
@@ -163,9 +159,10 @@ def _bind(server_class, handler_class, port: int):
 
 
 def _print_welcome(host: DemoHost):
-    from demo.seed import STAFF_PASSWORD, STAFF_USERNAME
+    from demo.seed import LEARNER_PASSWORD, LEARNERS, STAFF_PASSWORD, STAFF_USERNAME
 
     url = host.url
+    learners = ", ".join(learner.username for learner in LEARNERS)
     print(
         f"""
 The openedx-pok demo is running.
@@ -174,6 +171,7 @@ The openedx-pok demo is running.
                     learners and courses, "Pass the course", "Revoke", the POK outage switch
   Django admin:     {url}admin/
   Staff sign-in:    username "{STAFF_USERNAME}", password "{STAFF_PASSWORD}"
+  Learner sign-in:  {learners}, password "{LEARNER_PASSWORD}"
   Fake POK server:  {host.fake_pok.url}
 
 Press Ctrl-C to stop.
