@@ -4,7 +4,10 @@ Beat schedule for the plugin's periodic tasks, for operators to merge into LMS's
 In LMS settings (for example a Tutor ``openedx-lms-common-settings`` patch)::
 
     from openedx_pok.celery_schedule import beat_schedule
-    CELERY_BEAT_SCHEDULE = {**globals().get("CELERY_BEAT_SCHEDULE", {}), **beat_schedule()}
+    CELERYBEAT_SCHEDULE = {**globals().get("CELERYBEAT_SCHEDULE", {}), **beat_schedule()}
+
+The platform's Celery app reads Celery's old-style setting names, so the schedule goes in
+``CELERYBEAT_SCHEDULE``; ``CELERY_BEAT_SCHEDULE`` would be ignored there.
 
 ``beat_schedule(queue)`` routes the tasks to a queue (default: POK_CELERY_QUEUE, else Celery's
 default queue). Without beat, run ``manage.py lms pok_sync`` from cron instead: it does the same work.
