@@ -3,7 +3,7 @@
 from celery import Celery
 
 app = Celery("demo")
-app.config_from_object("django.conf:settings", namespace="CELERY")
+app.config_from_object("django.conf:settings")
 # Like LMS: every installed app's tasks.py, the plugin's included.
 app.autodiscover_tasks()
 # Tasks the plugin declares with shared_task bind to this app, in the web threads as in the worker.

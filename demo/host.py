@@ -24,7 +24,7 @@ DEFAULT_EMIT_AFTER = 5.0
 
 
 class PeriodicTasks:
-    """A tiny Celery beat: sends each task of CELERY_BEAT_SCHEDULE to the worker at its interval."""
+    """A tiny Celery beat: sends each task of CELERYBEAT_SCHEDULE to the worker at its interval."""
 
     TICK_SECONDS = 0.5
 
@@ -109,7 +109,7 @@ class DemoHost:
 
         worker = start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING")
         self._stack.enter_context(_embedded_worker(worker))
-        beat = PeriodicTasks(app, settings.CELERY_BEAT_SCHEDULE)
+        beat = PeriodicTasks(app, settings.CELERYBEAT_SCHEDULE)
         beat.start()
         self._stack.callback(beat.stop)
 

@@ -99,20 +99,21 @@ DATABASES = {
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Celery runs inside the demo process: an in-memory broker and an embedded worker (demo.host).
-CELERY_BROKER_URL = "memory://"
-CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.2}
-CELERY_TASK_ALWAYS_EAGER = False
+# The platform's Celery app reads Celery's old-style setting names (no namespace); so does the demo's.
+BROKER_URL = "memory://"
+BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.2}
+CELERY_DEFAULT_QUEUE = "celery"
+CELERY_ALWAYS_EAGER = False
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# What an operator schedules with Celery beat (docs), every few seconds instead of every minute;
-# demo.host's small beat thread runs this schedule.
+CELERYD_HIJACK_ROOT_LOGGER = False
+# What an operator schedules with Celery beat (openedx_pok.celery_schedule), every few seconds
+# instead of every minute; demo.host's small beat thread runs this schedule.
 _BEAT_SECONDS = float(os.environ.get("DEMO_BEAT_INTERVAL", "3"))
-CELERY_BEAT_SCHEDULE = {
+CELERYBEAT_SCHEDULE = {
     name: {**entry, "schedule": _BEAT_SECONDS}
-    for name, entry in beat_schedule(queue=CELERY_TASK_DEFAULT_QUEUE).items()
+    for name, entry in beat_schedule(queue=CELERY_DEFAULT_QUEUE).items()
 }
 
 # The fake POK server's address is only known once it listens; demo.host sets it before Django starts.
