@@ -1,0 +1,407 @@
+"""
+Backfill benchmark: N learners with a downloadable certificate, ``pok_backfill`` for their course,
+and the real issuing task run by a few in-process worker threads against the fake POK limited to
+R requests per second with a fixed latency.
+
+The fake POK runs in its own process, as POK would, so that its memory and CPU are not counted as
+the plugin's. The "broker" is a small in-process queue that honours the countdown each task is
+queued with: retries after a 429 wait exactly as long as the task code asks (its backoff, never
+shorter than POK's Retry-After). Prints the rate of accepted POSTs as a fraction of R, the 429s,
+duplicates, the final states, and the memory the process holds (tracemalloc) as the run progresses.
+
+    .venv-django5.2/bin/python bench/backfill.py [--learners 2000] [--rate 50] [--latency 0.1]
+        [--workers 8] [--retry-base-delay SECONDS]
+"""
+
+import argparse
+import heapq
+import itertools
+import logging
+import multiprocessing
+import os
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "platform_stand_ins")]
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+
+TEMPLATE_ID = "default-template"
+API_KEY = "bench-key"
+PROGRESS_EVERY = 5.0
+
+
+# -- the fake POK, in its own process ---------------------------------------------------------------
+
+
+def serve_fake_pok(connection, rate: float, latency: float, credits: int) -> None:
+    """Child process: run the fake POK and answer the parent's questions about it until told to stop."""
+    from openedx_pok.testing import FakePokServer
+
+    with FakePokServer(api_key=API_KEY, emit_after=None, credits=credits) as server:
+        server.add_template(TEMPLATE_ID, name="Bench template")
+        server.latency = latency
+        server.rate_limit(rate)
+        connection.send(server.url)
+        questions = {
+            "calls": lambda: dict(server.calls),
+            "created": lambda: credits - server.credits,
+            "duplicates": server.duplicates,
+        }
+        while (question := connection.recv()) != "stop":
+            connection.send(questions[question]())
+
+
+class RemoteFakePok:
+    def __init__(self, rate: float, latency: float, credits: int):
+        context = multiprocessing.get_context("spawn")
+        self._connection, child_end = context.Pipe()
+        self._process = context.Process(target=serve_fake_pok, args=(child_end, rate, latency, credits))
+        self._process.start()
+        self.url = self._connection.recv()
+
+    def ask(self, question: str):
+        self._connection.send(question)
+        return self._connection.recv()
+
+    def stop(self) -> None:
+        self._connection.send("stop")
+        self._process.join()
+
+
+# -- the in-process broker and workers --------------------------------------------------------------
+
+
+class InProcessBroker:
+    """Tasks queued with ``apply_async`` wait here until their countdown has passed."""
+
+    def __init__(self):
+        self._heap = []
+        self._sequence = itertools.count()
+        self._condition = threading.Condition()
+        self._busy = 0
+        self.sent = 0
+        self.closed = False
+
+    def apply_async(self, task, args=None, kwargs=None, countdown=None, **options):
+        due = time.monotonic() + (countdown or 0)
+        with self._condition:
+            heapq.heappush(
+                self._heap, (due, next(self._sequence), task, tuple(args or ()), dict(kwargs or {}))
+            )
+            self.sent += 1
+            self._condition.notify()
+
+    def take(self):
+        """The next due task, waiting for it; None once the broker is closed."""
+        with self._condition:
+            while not self.closed:
+                if self._heap and self._heap[0][0] <= time.monotonic():
+                    self._busy += 1
+                    return heapq.heappop(self._heap)[2:]
+                timeout = (self._heap[0][0] - time.monotonic()) if self._heap else None
+                self._condition.wait(timeout)
+            return None
+
+    def done(self) -> None:
+        with self._condition:
+            self._busy -= 1
+            self._condition.notify_all()
+
+    def waiting(self) -> tuple[int, int]:
+        """(tasks due now or running, tasks waiting for their countdown)."""
+        with self._condition:
+            now = time.monotonic()
+            due = sum(1 for entry in self._heap if entry[0] <= now)
+            return due + self._busy, len(self._heap) - due
+
+    def idle(self) -> bool:
+        with self._condition:
+            return not self._heap and self._busy == 0
+
+    def close(self) -> None:
+        with self._condition:
+            self.closed = True
+            self._condition.notify_all()
+
+
+def work(broker: InProcessBroker, errors: list) -> None:
+    from django.db import connection
+
+    while (item := broker.take()) is not None:
+        task, args, kwargs = item
+        try:
+            task(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001  (a benchmark reports task crashes, it does not stop)
+            errors.append(repr(error))
+        finally:
+            broker.done()
+    connection.close()
+
+
+# -- setup ------------------------------------------------------------------------------------------
+
+
+def configure_django(database_path: str, options, pok_url: str) -> None:
+    """The test host's settings, on a SQLite file shared by the worker threads."""
+    import django
+
+    import tests.settings as host_settings
+
+    # IMMEDIATE transactions take SQLite's write lock up front: concurrent workers queue for it
+    # instead of failing with "database is locked" when a read transaction starts writing.
+    host_settings.DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": database_path,
+            "OPTIONS": {"timeout": 60, "transaction_mode": "IMMEDIATE"},
+        }
+    }
+    host_settings.POK_ENABLED_FOR_ALL_COURSES = True
+    host_settings.POK_API_URL, host_settings.POK_API_KEY = pok_url, API_KEY
+    host_settings.POK_TEMPLATE_ID = TEMPLATE_ID
+    if options.retry_base_delay is not None:
+        host_settings.POK_RETRY_BASE_DELAY = options.retry_base_delay
+    django.setup()
+    # The client warns about every 429 and the task about every retry; the figures below say it once.
+    logging.getLogger("openedx_pok").setLevel(logging.ERROR)
+
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+
+    connection_created.connect(skip_disk_flushes)
+
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
+
+
+def skip_disk_flushes(sender, connection, **kwargs):
+    """
+    Commit without waiting for the disk (WAL, synchronous=NORMAL): on SQLite every commit would
+    otherwise wait for an fsync, and the benchmark would measure this machine's disk instead of the
+    plugin against POK's rate limit. A production database commits concurrently.
+    """
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA synchronous=NORMAL")
+
+
+def create_course(course_id: str):
+    from opaque_keys.edx.keys import CourseKey
+    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview
+
+    course_key = CourseKey.from_string(course_id)
+    CourseOverview.objects.create(
+        id=course_key,
+        display_name="Backfill 101",
+        org="BenchX",
+        display_org_with_default="BenchX",
+        display_number_with_default="BF101",
+        language="en",
+        certificates={
+            "certificates": [{"is_active": True, "course_title": "Backfill 101", "signatories": []}]
+        },
+    )
+    return course_key
+
+
+def create_learners(course_key, count: int) -> None:
+    """Learners with a profile and a downloadable certificate, as the platform leaves them."""
+    from common.djangoapps.student.models import UserProfile
+    from django.contrib.auth import get_user_model
+    from lms.djangoapps.certificates.models import GeneratedCertificate
+
+    user_model = get_user_model()
+    prefix = f"{course_key.course}-learner"
+    users = user_model.objects.bulk_create(
+        [
+            user_model(username=f"{prefix}{number}", email=f"{prefix}{number}@example.com")
+            for number in range(count)
+        ],
+        batch_size=500,
+    )
+    UserProfile.objects.bulk_create(
+        [UserProfile(user=user, name=f"Learner Number{user.pk}") for user in users], batch_size=500
+    )
+    GeneratedCertificate.objects.bulk_create(
+        [
+            GeneratedCertificate(
+                user=user,
+                course_id=course_key,
+                status="downloadable",
+                mode="verified",
+                grade="0.91",
+                verify_uuid=GeneratedCertificate.new_verify_uuid(),
+            )
+            for user in users
+        ],
+        batch_size=500,
+    )
+
+
+# -- the run ----------------------------------------------------------------------------------------
+
+
+def resident_memory() -> int:
+    """This process's resident set size in bytes (Linux), sampled without slowing anything down."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def backfill(course_key, options, pok: RemoteFakePok, *, trace_memory: bool) -> dict:
+    """
+    Run pok_backfill and the workers until every queued task has run; returns the figures.
+
+    With ``trace_memory``, tracemalloc follows every allocation (and halves the throughput, since it
+    serialises allocations); without it, memory is the resident size, sampled.
+    """
+    from celery.app.task import Task
+    from django.core.management import call_command
+
+    broker = InProcessBroker()
+    Task.apply_async = lambda task, args=None, kwargs=None, **task_options: broker.apply_async(
+        task, args, kwargs, **task_options
+    )
+    errors: list[str] = []
+    workers = [
+        threading.Thread(target=work, args=(broker, errors), name=f"worker-{number}", daemon=True)
+        for number in range(options.workers)
+    ]
+    for thread in workers:
+        thread.start()
+
+    if trace_memory:
+        tracemalloc.start()
+
+    def memory() -> int:
+        return tracemalloc.get_traced_memory()[0] if trace_memory else resident_memory()
+
+    calls_before = pok.ask("calls")
+    baseline = pok.ask("created")
+    memory_by_progress = [(0, memory())]
+    started = time.monotonic()
+    with open(os.devnull, "w") as quiet:
+        call_command("pok_backfill", "--course", str(course_key), stdout=quiet)
+    queued_in = time.monotonic() - started
+    last_change, created, next_report = started, 0, started + PROGRESS_EVERY
+    while not broker.idle():
+        time.sleep(0.2)
+        now_created = pok.ask("created") - baseline
+        if now_created != created:
+            last_change, created = time.monotonic(), now_created
+        if created >= memory_by_progress[-1][0] + options.learners // 8:
+            memory_by_progress.append((created, memory()))
+        if time.monotonic() >= next_report:
+            running, delayed = broker.waiting()
+            print(
+                f"  {time.monotonic() - started:5.0f} s: {created} created, {running} tasks due or running, "
+                f"{delayed} waiting for a retry",
+                file=sys.stderr,
+            )
+            next_report = time.monotonic() + PROGRESS_EVERY
+    memory_by_progress.append((created, memory()))
+    peak = (
+        tracemalloc.get_traced_memory()[1] if trace_memory else max(value for _, value in memory_by_progress)
+    )
+    if trace_memory:
+        tracemalloc.stop()
+    broker.close()
+    for thread in workers:
+        thread.join()
+    calls = pok.ask("calls")
+    return {
+        "queued_in": queued_in,
+        "tasks_sent": broker.sent,
+        "elapsed": last_change - started,
+        "created": created,
+        "calls": {name: count - calls_before.get(name, 0) for name, count in calls.items()},
+        "errors": errors,
+        "peak": peak,
+        "memory_by_progress": memory_by_progress,
+    }
+
+
+def report(title: str, options, figures: dict, course_key) -> None:
+    from openedx_pok.models import PokCertificate
+    from openedx_pok.monitoring import counts_by_state, format_counts
+
+    calls = dict(figures["calls"])
+    posts = calls.pop("POST credential", 0)
+    created, elapsed = figures["created"], figures["elapsed"]
+    rate = created / elapsed if elapsed else 0.0
+    mib = 2**20
+    print(f"== {title}")
+    print(f"pok_backfill queued {figures['tasks_sent']} tasks in {figures['queued_in']:.1f} s")
+    ideal = options.learners / options.rate
+    print(f"credentials created: {created} in {elapsed:.1f} s (at exactly R: {ideal:.1f} s)")
+    print(f"achieved: {rate:.1f} accepted POSTs/s = {rate / options.rate:.2f} R")
+    print(f"POSTs sent: {posts}; answered 429: {posts - created}; other calls: {calls}")
+    states = counts_by_state(PokCertificate.objects.filter(course_key=course_key))
+    print(f"final states: {format_counts(states)}")
+    print(
+        f"task errors: {len(figures['errors'])}"
+        + (f", e.g. {figures['errors'][0]}" if figures["errors"] else "")
+    )
+    print(f"peak memory: {figures['peak'] / mib:.1f} MiB")
+    print(
+        "memory by credentials created: "
+        + ", ".join(f"{count}: {value / mib:.1f} MiB" for count, value in figures["memory_by_progress"])
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--learners", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=50.0, help="POK's limit R, in requests per second")
+    parser.add_argument("--latency", type=float, default=0.1, help="seconds POK takes to answer")
+    parser.add_argument("--workers", type=int, default=8, help="worker threads running the tasks")
+    parser.add_argument(
+        "--skip-memory-run",
+        action="store_true",
+        help="only the throughput run (tracemalloc halves throughput)",
+    )
+    parser.add_argument(
+        "--retry-base-delay", type=float, default=None, help="POK_RETRY_BASE_DELAY (default: the plugin's)"
+    )
+    options = parser.parse_args()
+
+    pok = RemoteFakePok(options.rate, options.latency, credits=options.learners * 10)
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            configure_django(os.path.join(directory, "bench.sqlite3"), options, pok.url)
+            from openedx_pok.conf import setting
+
+            print(
+                f"{options.learners} learners per run; POK limited to R = {options.rate:g} requests/s with "
+                f"{options.latency * 1000:.0f} ms latency; {options.workers} worker threads; "
+                f"POK_RETRY_BASE_DELAY {setting('POK_RETRY_BASE_DELAY')} s, "
+                f"POK_MAX_ATTEMPTS {setting('POK_MAX_ATTEMPTS')}"
+            )
+            failures = []
+            runs = [("throughput (memory: resident size)", False), ("memory (tracemalloc)", True)]
+            for run, trace_memory in runs[: 1 if options.skip_memory_run else 2]:
+                course_key = create_course(f"course-v1:BenchX+BF{trace_memory:d}+2026")
+                create_learners(course_key, options.learners)
+                figures = backfill(course_key, options, pok, trace_memory=trace_memory)
+                report(run, options, figures, course_key)
+                failures += figures["errors"]
+            duplicates = pok.ask("duplicates")
+            print(f"duplicates in POK: {len(duplicates)}")
+    finally:
+        pok.stop()
+    return 0 if not failures and not duplicates else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
