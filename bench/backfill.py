@@ -10,7 +10,9 @@ shorter than POK's Retry-After). Prints the rate of accepted POSTs as a fraction
 duplicates, the final states, and the memory the process holds (tracemalloc) as the run progresses.
 
     .venv-django5.2/bin/python bench/backfill.py [--learners 2000] [--rate 50] [--latency 0.1]
-        [--workers 8] [--retry-base-delay SECONDS]
+        [--workers 8] [--retry-base-delay SECONDS] [--skip-memory-run]
+
+Needs Django 5.1 or later (SQLite's IMMEDIATE transactions let the worker threads share the file).
 """
 
 import argparse
@@ -151,6 +153,9 @@ def configure_django(database_path: str, options, pok_url: str) -> None:
     import django
 
     import tests.settings as host_settings
+
+    if django.VERSION < (5, 1):
+        sys.exit("bench/backfill.py needs Django 5.1 or later: run it with .venv-django5.2/bin/python")
 
     # IMMEDIATE transactions take SQLite's write lock up front: concurrent workers queue for it
     # instead of failing with "database is locked" when a read transaction starts writing.
