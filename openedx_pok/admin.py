@@ -7,7 +7,6 @@ they did; the state machine, retries and POK calls live in the services, never h
 
 from collections import Counter
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 from django import forms
 from django.contrib import admin, messages
@@ -19,51 +18,21 @@ from django.utils.translation import ngettext
 from opaque_keys import InvalidKeyError
 from opaque_keys.edx.keys import CourseKey
 
-from openedx_pok import monitoring, platform_adapter
+from openedx_pok import monitoring
+from openedx_pok.checks import parameter_problems
 from openedx_pok.client import PokAuthError, PokError, PokNotFound, get_client
 from openedx_pok.conf import setting
 from openedx_pok.models import CertificateTemplate, CredentialState, PokCertificate
-from openedx_pok.services import issuance, payload
+from openedx_pok.services import issuance
 from openedx_pok.services.template_definitions import forget_template_definition, get_template_definition
 
 S = CredentialState
 
-# Studio lets a course team add at most four signatories to a certificate.
-MAX_SIGNATORIES = 4
 # History entries carry these keys (models.PokCertificate.move_to); any other key is shown in the note.
 HISTORY_COLUMNS = frozenset({"at", "from", "to", "note"})
 
 
 # -- Certificate templates --------------------------------------------------------------------------
-
-
-def known_source_names() -> set[str]:
-    """Every value source the payload offers a template parameter (see docs/templates.md)."""
-    signatories = tuple(platform_adapter.Signatory() for _ in range(MAX_SIGNATORIES))
-    course = SimpleNamespace(
-        display_name="",
-        number="",
-        certificate_configuration=platform_adapter.CertificateConfiguration(signatories=signatories),
-    )
-    credential = SimpleNamespace(
-        user=SimpleNamespace(username=""), grade_percent=None, letter_grade="", course_key="", mode=""
-    )
-    sources = payload.value_sources(
-        credential=credential, course=course, emitter="", title="", learner_name="", issue_date=""
-    )
-    return set(sources)
-
-
-def parameter_problems(parameters) -> list[str]:
-    """Why each template parameter could not be filled, judged by the payload's own rules."""
-    placeholders = dict.fromkeys(known_source_names(), "value")
-    problems = []
-    for parameter in parameters:
-        try:
-            payload.fill_custom_parameters([parameter], placeholders)
-        except payload.PayloadError as error:
-            problems.append(str(error))
-    return problems
 
 
 class CertificateTemplateForm(forms.ModelForm):

@@ -6,19 +6,24 @@ reason for. Checks read settings only, except the template check, which asks the
 template rows exist and stays silent when the tables are not there yet (checks run before migrate).
 """
 
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.db import DatabaseError
 
+from openedx_pok import platform_adapter
 from openedx_pok.conf import setting
 from openedx_pok.models import CertificateTemplate, EmissionType
+from openedx_pok.services import payload
 
 DATE_FORMATS = ("dd/MM/yyyy", "MM/dd/yyyy")
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 PERIODIC_TASKS = ("openedx_pok.tasks.sweep_credentials", "openedx_pok.tasks.sync_credential_statuses")
 BEAT_SCHEDULE_SETTINGS = ("CELERY_BEAT_SCHEDULE", "CELERYBEAT_SCHEDULE")
+# Studio lets a course team add at most four signatories to a certificate.
+MAX_SIGNATORIES = 4
 
 
 def pok_in_use() -> bool:
@@ -151,3 +156,59 @@ def scheduled_task_names() -> set[str]:
                 if isinstance(entry, dict) and entry.get("task")
             )
     return names
+
+
+@register()
+def check_custom_parameter_sources(app_configs=None, **kwargs):
+    sources = setting("POK_CUSTOM_PARAMETER_SOURCES")
+    if not isinstance(sources, dict):
+        return [
+            Warning(
+                f"POK_CUSTOM_PARAMETER_SOURCES is a {type(sources).__name__}, not a dict: it is ignored.",
+                hint="Map template parameter ids to source names, e.g. {'final-grade': 'grade'}.",
+                id="openedx_pok.W004",
+            )
+        ]
+    known = known_source_names()
+    unknown = sorted(
+        f"{parameter!r}: {source!r}" for parameter, source in sources.items() if source not in known
+    )
+    if not unknown:
+        return []
+    return [
+        Warning(
+            f"POK_CUSTOM_PARAMETER_SOURCES names sources that do not exist ({', '.join(unknown)}): "
+            "credentials from templates with those parameters will fail.",
+            hint=f"Known sources: {', '.join(sorted(known))} (see docs/templates.md).",
+            id="openedx_pok.W004",
+        )
+    ]
+
+
+def known_source_names() -> set[str]:
+    """Every value source the payload offers a template parameter (see docs/templates.md)."""
+    signatories = tuple(platform_adapter.Signatory() for _ in range(MAX_SIGNATORIES))
+    course = SimpleNamespace(
+        display_name="",
+        number="",
+        certificate_configuration=platform_adapter.CertificateConfiguration(signatories=signatories),
+    )
+    credential = SimpleNamespace(
+        user=SimpleNamespace(username=""), grade_percent=None, letter_grade="", course_key="", mode=""
+    )
+    sources = payload.value_sources(
+        credential=credential, course=course, emitter="", title="", learner_name="", issue_date=""
+    )
+    return set(sources)
+
+
+def parameter_problems(parameters) -> list[str]:
+    """Why each template parameter could not be filled, judged by the payload's own rules."""
+    placeholders = dict.fromkeys(known_source_names(), "value")
+    problems = []
+    for parameter in parameters:
+        try:
+            payload.fill_custom_parameters([parameter], placeholders)
+        except payload.PayloadError as error:
+            problems.append(str(error))
+    return problems

@@ -140,3 +140,21 @@ def test_an_unconfigured_plugin_does_not_ask_for_templates_or_periodic_tasks(sou
     sound.POK_TEMPLATE_ID = ""
     del sound.CELERY_BEAT_SCHEDULE
     assert pok_check_ids() == []
+
+
+def test_custom_parameter_sources_with_known_names_are_accepted(sound):
+    sound.POK_CUSTOM_PARAMETER_SOURCES = {"final-grade": "grade", "dean": "signatory_4_name"}
+    assert pok_check_ids() == []
+
+
+def test_a_custom_parameter_source_that_does_not_exist_is_a_warning_naming_it(sound):
+    sound.POK_CUSTOM_PARAMETER_SOURCES = {"final-grade": "grade", "dean": "signatory_5_name"}
+    (message,) = [message for message in run_checks() if message.id.startswith("openedx_pok.")]
+    assert message.id == "openedx_pok.W004"
+    assert "'dean': 'signatory_5_name'" in message.msg
+    assert "final-grade" not in message.msg
+
+
+def test_custom_parameter_sources_that_are_not_a_dict_are_a_warning(sound):
+    sound.POK_CUSTOM_PARAMETER_SOURCES = [("final-grade", "grade")]
+    assert pok_check_ids() == ["openedx_pok.W004"]
