@@ -30,6 +30,8 @@ S = CredentialState
 
 # History entries carry these keys (models.PokCertificate.move_to); any other key is shown in the note.
 HISTORY_COLUMNS = frozenset({"at", "from", "to", "note"})
+# A confirmation page lists this many of the selected credentials, and counts the rest.
+CONFIRMATION_ROWS_SHOWN = 100
 
 
 # -- Certificate templates --------------------------------------------------------------------------
@@ -471,6 +473,14 @@ class PokCertificateAdmin(admin.ModelAdmin):
     def confirmation_page(
         self, request, queryset, *, action, title, warning, confirm_label, ask_reason=False
     ):
+        """
+        The intermediate page; confirming posts the same selection back with ``confirm``. A
+        "select all" selection is passed on as such (the changelist's filters are in the URL, and
+        Django wants one selected id alongside), so a large selection does not become a page with
+        one hidden field per row.
+        """
+        select_across = request.POST.get("select_across") == "1"
+        count = queryset.count()
         context = {
             **self.admin_site.each_context(request),
             "title": title,
@@ -478,7 +488,15 @@ class PokCertificateAdmin(admin.ModelAdmin):
             "confirm_label": confirm_label,
             "ask_reason": ask_reason,
             "action": action,
-            "credentials": queryset.select_related("user"),
+            "count": count,
+            "credentials": queryset.select_related("user")[:CONFIRMATION_ROWS_SHOWN],
+            "not_shown": max(0, count - CONFIRMATION_ROWS_SHOWN),
+            "select_across": select_across,
+            "selected_ids": (
+                request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)[:1]
+                if select_across
+                else list(queryset.values_list("pk", flat=True))
+            ),
             "states": monitoring.format_counts(monitoring.counts_by_state(queryset)),
             "opts": self.model._meta,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,

@@ -403,6 +403,34 @@ def test_confirmed_reissue_requests_a_new_credential_with_the_current_name(
     )
 
 
+def test_a_select_all_confirmation_keeps_the_filters_not_a_list_of_ids(operator, credential_in):
+    first, second, failed = credential_in(S.EMITTED), credential_in(S.EMITTED), credential_in(S.FAILED)
+    url = reverse(CHANGELIST_URL) + "?state__exact=emitted"
+    # "Select all": Django sends the checkboxes of the page shown plus select_across.
+    select_all = {
+        "action": "mark_revoked",
+        "select_across": "1",
+        "index": "0",
+        "_selected_action": [first.pk],
+    }
+
+    page = operator.post(url, select_all).content.decode()
+
+    assert 'name="select_across" value="1"' in page
+    assert page.count('name="_selected_action"') == 1
+    assert "2 credentials selected (emitted 2)" in page
+    confirm = {
+        "action": "mark_revoked",
+        "select_across": "1",
+        "_selected_action": [first.pk],
+        "confirm": "yes",
+    }
+    operator.post(url, confirm)
+    assert reloaded(first).state == S.REVOKED
+    assert reloaded(second).state == S.REVOKED
+    assert reloaded(failed).state == S.FAILED
+
+
 @pytest.mark.parametrize("state", [S.PENDING, S.RETRYING, S.PROCESSING])
 def test_reissue_skips_credentials_still_being_issued(operator, credential_in, fake_pok, state):
     credential = credential_in(state)
