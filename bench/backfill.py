@@ -345,7 +345,10 @@ def report(title: str, options, figures: dict, course_key) -> None:
     rate = created / elapsed if elapsed else 0.0
     mib = 2**20
     print(f"== {title}")
-    print(f"pok_backfill queued {figures['tasks_sent']} tasks in {figures['queued_in']:.1f} s")
+    print(
+        f"pok_backfill returned after {figures['queued_in']:.1f} s; "
+        f"tasks queued in all, retries included: {figures['tasks_sent']}"
+    )
     ideal = options.learners / options.rate
     print(f"credentials created: {created} in {elapsed:.1f} s (at exactly R: {ideal:.1f} s)")
     print(f"achieved: {rate:.1f} accepted POSTs/s = {rate / options.rate:.2f} R")
