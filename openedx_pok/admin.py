@@ -217,7 +217,7 @@ REISSUABLE_STATES = frozenset({S.EMITTED, S.FAILED, S.OUTCOME_UNKNOWN, S.REVOKED
 
 @admin.register(PokCertificate)
 class PokCertificateAdmin(admin.ModelAdmin):
-    list_display = ("learner", "course_key", "state", "pok_credential_id", "attempts", "modified")
+    list_display = ("learner", "course", "state", "pok_id", "attempts", "updated")
     list_filter = ("state", "emission_type", OrganizationFilter)
     # Exact or prefix matches only: they use the indexes on a table with a row per certificate.
     search_fields = ("^user__username", "=user__email", "^course_key", "=pok_credential_id")
@@ -276,6 +276,18 @@ class PokCertificateAdmin(admin.ModelAdmin):
     @admin.display(description=_("learner"), ordering="user__username")
     def learner(self, credential):
         return credential.user.username
+
+    @admin.display(description=_("course"), ordering="course_key")
+    def course(self, credential):
+        return str(credential.course_key)
+
+    @admin.display(description=_("POK id"), ordering="pok_credential_id")
+    def pok_id(self, credential):
+        return credential.pok_credential_id or "—"
+
+    @admin.display(description=_("updated"), ordering="modified")
+    def updated(self, credential):
+        return credential.modified
 
     @admin.display(description=_("last error"))
     def last_error_text(self, credential):

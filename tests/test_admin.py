@@ -545,8 +545,11 @@ def test_filters_by_organisation_from_the_course_key(
     assert listed(operator, organization="AlphaXY") == {alphabet.pk}
 
 
-def test_the_list_shows_learner_course_state_pok_id_and_attempts(operator, two_credentials):
-    page = operator.get(reverse(CHANGELIST_URL)).content.decode()
+def test_the_list_shows_learner_course_state_pok_id_attempts_and_update(operator, two_credentials):
+    response = operator.get(reverse(CHANGELIST_URL))
+    page = response.content.decode()
+    headers = [str(header["text"]) for header in response.context["result_headers"]]
+    assert headers[1:] == ["learner", "course", "state", "POK id", "attempts", "updated"]
     for text in ("ana", "course-v1:AlphaX+PY101+2026", "Emitted", "pok-aaa", "Failed"):
         assert text in page
 
