@@ -35,6 +35,8 @@ DUE_TOLERANCE = timedelta(seconds=1)
 LOST_TASK_AFTER = timedelta(minutes=1)
 # Upper bound for an honoured Retry-After, so that a strange header cannot park a credential for ever.
 MAX_RETRY_AFTER = 24 * 3600
+# Seconds of spread added to POK's Retry-After (at least; a tenth of a long Retry-After otherwise).
+RATE_LIMIT_JITTER = 0.5
 # How many rows one sweep or sync run handles; the next run takes the rest.
 BATCH_SIZE = 500
 # POK states after which a credential will never be emitted.
@@ -336,6 +338,8 @@ def _settle_sent(claim: _Claim, state: str, error: client.PokError) -> None:
             if locked.state != S.OUTCOME_UNKNOWN:
                 _move(locked, S.OUTCOME_UNKNOWN, reason, summary=summary)
             locked.last_error = reason[:2000]
+        elif isinstance(error, client.PokRateLimited):
+            _reschedule_after_rate_limit(locked, reason, error, summary=summary)
         elif state == S.RETRYING:
             _schedule_retry(locked, reason, error, summary=summary)
         else:
@@ -368,6 +372,31 @@ def _schedule_retry(locked: PokCertificate, reason: str, error, *, summary: str)
     locked.last_error = reason[:2000]
     _move(locked, S.RETRYING, f"{reason}; retry in {delay:.0f}s", summary=f"{summary}; retry in {delay:.0f}s")
     _queue_issue_on_commit(locked.pk, countdown=delay)
+
+
+def _reschedule_after_rate_limit(
+    locked: PokCertificate, reason: str, error: client.PokRateLimited, *, summary: str
+):
+    """
+    POK refused the POST only to slow us down, so nothing was created and POK is healthy: come
+    back when it says, without doubling the delay or spending one of the credential's attempts.
+    Doubling here would leave POK idle while a backfill's learners wait out long backoffs.
+    """
+    if not error.retry_after:
+        _schedule_retry(locked, reason, error, summary=summary)
+        return
+    locked.attempts -= 1
+    delay = rate_limit_delay(error.retry_after)
+    locked.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+    locked.last_error = reason[:2000]
+    _move(locked, S.RETRYING, f"{reason}; retry in {delay:.1f}s", summary=f"{summary}; retry in {delay:.1f}s")
+    _queue_issue_on_commit(locked.pk, countdown=delay)
+
+
+def rate_limit_delay(retry_after: float) -> float:
+    """POK's Retry-After plus a little jitter, so the learners it turned away do not return as one herd."""
+    wait = min(float(retry_after), MAX_RETRY_AFTER)
+    return wait + random.uniform(0, max(RATE_LIMIT_JITTER, wait / 10))  # noqa: S311  (jitter, not security)
 
 
 def retry_delay(attempts: int, retry_after: float | None = None) -> float:
