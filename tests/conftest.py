@@ -94,6 +94,13 @@ def enable_pok_for_course(db):
 
 
 @pytest.fixture
+def pok_course(course_key, enable_pok_for_course):
+    """The ``course_key`` course with POK switched on for it."""
+    enable_pok_for_course(course_key)
+    return course_key
+
+
+@pytest.fixture
 def course_grade():
     """A CourseGrade-like object: the platform passes this, not a float."""
 
@@ -193,5 +200,57 @@ def make_credential(db):
             )
         values.update(fields)
         return PokCertificate.objects.create(user=user, course_key=course_key, **values)
+
+    return make
+
+
+@pytest.fixture
+def tracked_events(monkeypatch):
+    """The analytics events the plugin emits, as (name, data), instead of going to the tracker."""
+    from openedx_pok import platform_adapter
+
+    events = []
+    monkeypatch.setattr(
+        platform_adapter, "emit_tracking_event", lambda name, data: events.append((name, data))
+    )
+    return events
+
+
+@pytest.fixture
+def credential_in(fake_pok, make_learner, course_key, enable_pok_for_course, course_grade, queued_tasks):
+    """
+    A new learner's credential brought to ``state`` by the real issuing code talking to the fake
+    POK (faults injected where the state needs them), in ``course_key`` unless another is given.
+    """
+    from openedx_pok.models import CredentialState as S
+    from openedx_pok.services import issuance
+
+    enable_pok_for_course(course_key)
+    faults = {
+        S.FAILED: lambda: fake_pok.fail_next("POST credential", status=422, message="Receiver rejected."),
+        S.RETRYING: lambda: fake_pok.fail_next("POST credential", status=503),
+        S.OUTCOME_UNKNOWN: fake_pok.timeout_after_create_next,
+    }
+
+    def make(state, course=None):
+        credential = issuance.record_certificate_request(
+            user=make_learner(),
+            course_key=course or course_key,
+            mode="verified",
+            status=None,
+            course_grade=course_grade(),
+            generation_mode=None,
+        )
+        if state != S.PENDING:
+            faults.get(state, lambda: None)()
+            issuance.issue(credential.pk)
+            credential.refresh_from_db()
+        if state in (S.EMITTED, S.REVOKED):
+            issuance.resync_from_pok(credential)
+        if state == S.REVOKED:
+            issuance.revoke(credential, "revoked for the test")
+        credential.refresh_from_db()
+        assert credential.state == state
+        return credential
 
     return make

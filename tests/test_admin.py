@@ -10,7 +10,6 @@ from django.urls import reverse
 from opaque_keys.edx.keys import CourseKey
 
 from openedx_pok.models import CertificateTemplate, CredentialState, PokCertificate
-from openedx_pok.services import issuance
 
 S = CredentialState
 
@@ -188,41 +187,6 @@ def test_template_list_shows_scope_and_mode(operator, course_key):
 # -- Credentials ------------------------------------------------------------------------------------
 
 CHANGELIST_URL = "admin:openedx_pok_pokcertificate_changelist"
-
-
-@pytest.fixture
-def credential_in(fake_pok, make_learner, course_key, enable_pok_for_course, course_grade, queued_tasks):
-    """A credential brought to ``state`` by the real issuing code, talking to the fake POK."""
-    enable_pok_for_course(course_key)
-    faults = {
-        S.FAILED: lambda: fake_pok.fail_next("POST credential", status=422, message="Receiver rejected."),
-        S.RETRYING: lambda: fake_pok.fail_next("POST credential", status=503),
-        S.OUTCOME_UNKNOWN: fake_pok.timeout_after_create_next,
-    }
-
-    def make(state, **learner_fields):
-        learner = make_learner(**learner_fields)
-        credential = issuance.record_certificate_request(
-            user=learner,
-            course_key=course_key,
-            mode="verified",
-            status=None,
-            course_grade=course_grade(),
-            generation_mode=None,
-        )
-        if state != S.PENDING:
-            faults.get(state, lambda: None)()
-            issuance.issue(credential.pk)
-            credential.refresh_from_db()
-        if state in (S.EMITTED, S.REVOKED):
-            issuance.resync_from_pok(credential)
-        if state == S.REVOKED:
-            issuance.revoke(credential, "revoked for the test")
-        credential.refresh_from_db()
-        assert credential.state == state
-        return credential
-
-    return make
 
 
 def run_action(operator, action, credentials, **extra):

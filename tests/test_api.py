@@ -4,17 +4,10 @@ import pytest
 
 from openedx_pok import api
 from openedx_pok.models import CredentialState
-from tests.test_issuance import settle
+from tests.issuing import settle
 
 S = CredentialState
 transactional = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def pok_course(make_course, enable_pok_for_course):
-    course_key = make_course()
-    enable_pok_for_course(course_key)
-    return course_key
 
 
 @transactional

@@ -17,7 +17,7 @@ from django.db import connection
 
 from openedx_pok import tasks
 from openedx_pok.models import CredentialState, PokCertificate
-from tests.test_issuance import request_certificate
+from tests.issuing import request_certificate
 
 pytestmark = [
     pytest.mark.mysql,
@@ -73,13 +73,6 @@ def celery_worker(fake_pok, redis_broker, queue_name, settings):
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
-
-
-@pytest.fixture
-def pok_course(make_course, enable_pok_for_course):
-    course_key = make_course(organization_name="Example University")
-    enable_pok_for_course(course_key)
-    return course_key
 
 
 def test_a_real_worker_issues_fifty_learners_exactly_once(

@@ -29,35 +29,6 @@ def run_and_queue(queued_tasks, django_capture_on_commit_callbacks, command, *ar
     return output, ran
 
 
-@pytest.fixture
-def credential_in(fake_pok, make_learner, course_key, enable_pok_for_course, course_grade, queued_tasks):
-    """A credential brought to ``state`` by the real issuing code, talking to the fake POK."""
-    enable_pok_for_course(course_key)
-    faults = {
-        S.FAILED: lambda: fake_pok.fail_next("POST credential", status=422, message="Receiver rejected."),
-        S.RETRYING: lambda: fake_pok.fail_next("POST credential", status=503),
-        S.OUTCOME_UNKNOWN: fake_pok.timeout_after_create_next,
-    }
-
-    def make(state, key=None):
-        learner = make_learner()
-        credential = issuance.record_certificate_request(
-            user=learner,
-            course_key=key or course_key,
-            mode="verified",
-            status=None,
-            course_grade=course_grade(),
-            generation_mode=None,
-        )
-        faults.get(state, lambda: None)()
-        issuance.issue(credential.pk)
-        credential.refresh_from_db()
-        assert credential.state == state
-        return credential
-
-    return make
-
-
 # -- pok_backfill -----------------------------------------------------------------------------------
 
 
@@ -225,7 +196,7 @@ def test_retry_only_touches_the_given_course(credential_in, make_course, enable_
     other_course = make_course()
     enable_pok_for_course(other_course)
     here = credential_in(S.FAILED)
-    elsewhere = credential_in(S.FAILED, key=other_course)
+    elsewhere = credential_in(S.FAILED, course=other_course)
 
     out, _err = run("pok_retry", "--state", "failed", "--course", str(here.course_key))
 

@@ -11,7 +11,7 @@ from django.db import connection
 
 from openedx_pok.models import CredentialState, PokCertificate
 from openedx_pok.services import issuance
-from tests.test_issuance import request_certificate, settle
+from tests.issuing import request_certificate, settle
 
 pytestmark = [
     pytest.mark.mysql,
@@ -19,13 +19,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
 ]
 THREADS = 10
-
-
-@pytest.fixture
-def pok_course(make_course, enable_pok_for_course):
-    course_key = make_course(organization_name="Example University")
-    enable_pok_for_course(course_key)
-    return course_key
 
 
 def run_in_threads(work):

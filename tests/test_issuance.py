@@ -5,18 +5,16 @@ Tests whose code commits (the task commits before its POST) use a transactional 
 ``transaction.on_commit`` behaves as in production.
 """
 
-import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import transaction
 from django.utils import timezone
-from openedx_filters.learning.filters import CertificateCreationRequested
 
-from openedx_pok import platform_adapter
 from openedx_pok.models import CertificateTemplate, CredentialState, PokCertificate
 from openedx_pok.services import issuance
+from tests.issuing import credential_of, request_certificate, settle
 
 S = CredentialState
 transactional = pytest.mark.django_db(transaction=True)
@@ -28,61 +26,6 @@ def quick_retries(settings):
     settings.POK_RETRY_BASE_DELAY = 0
     settings.POK_STATUS_POLL_INITIAL_DELAY = 0
     settings.POK_MAX_ATTEMPTS = 4
-
-
-@pytest.fixture
-def pok_course(make_course, enable_pok_for_course):
-    course_key = make_course(organization_name="Example University", display_name="Python 101")
-    enable_pok_for_course(course_key)
-    return course_key
-
-
-@pytest.fixture
-def tracked_events(monkeypatch):
-    events = []
-    monkeypatch.setattr(
-        platform_adapter, "emit_tracking_event", lambda name, data: events.append((name, data))
-    )
-    return events
-
-
-def request_certificate(user, course_key, grade, *, mode="verified", status=None, generation_mode="batch"):
-    """What the platform does when a learner passes: run the creation filter."""
-    return CertificateCreationRequested.run_filter(
-        user=user,
-        course_key=course_key,
-        mode=mode,
-        status=status,
-        grade=grade,
-        generation_mode=generation_mode,
-    )
-
-
-def settle(queued_tasks, rounds=50, pause=0.0):
-    """
-    Let time pass until no credential is waiting: run queued tasks, then bring due every retry and
-    poll (as the clock would) and run the sweep and the status sync, as beat would. With ``pause``,
-    real time passes instead (for a fake POK whose rate limit counts real seconds).
-    """
-    for _ in range(rounds):
-        queued_tasks.run()
-        waiting = PokCertificate.objects.filter(state__in=[S.PENDING, S.RETRYING, S.PROCESSING])
-        if not waiting.exists():
-            return
-        if pause:
-            time.sleep(pause)
-        else:
-            waiting.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
-            PokCertificate.objects.filter(state=S.PENDING).update(
-                modified=timezone.now() - timedelta(minutes=5)
-            )
-        issuance.sweep()
-        issuance.sync_statuses()
-    raise AssertionError("credentials still waiting after every round")
-
-
-def credential_of(user, course_key):
-    return PokCertificate.objects.get(user=user, course_key=course_key)
 
 
 # --- the happy path --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.utils import timezone
 from openedx_pok import client
 from openedx_pok.models import CredentialState, PokCertificate
 from openedx_pok.services import issuance
-from tests.test_issuance import credential_of, request_certificate, settle
+from tests.issuing import credential_of, request_certificate, settle
 
 S = CredentialState
 transactional = pytest.mark.django_db(transaction=True)
@@ -25,13 +25,6 @@ def retry_delays(settings):
     settings.POK_RETRY_BASE_DELAY = 30
     settings.POK_STATUS_POLL_INITIAL_DELAY = 0
     settings.POK_MAX_ATTEMPTS = 4
-
-
-@pytest.fixture
-def pok_course(make_course, enable_pok_for_course):
-    course_key = make_course(organization_name="Example University")
-    enable_pok_for_course(course_key)
-    return course_key
 
 
 @pytest.fixture
@@ -203,17 +196,6 @@ def test_a_refusal_fails_with_poks_reason_and_no_retry_storm(
     assert fake_pok.calls["POST credential"] == 1
     assert credential_of(learners[0], pok_course).state == S.FAILED
     assert issuance.EVENT_FAILED in [name for name, _ in tracked_events]
-
-
-@pytest.fixture
-def tracked_events(monkeypatch):
-    from openedx_pok import platform_adapter
-
-    events = []
-    monkeypatch.setattr(
-        platform_adapter, "emit_tracking_event", lambda name, data: events.append((name, data))
-    )
-    return events
 
 
 @transactional

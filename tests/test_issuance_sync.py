@@ -8,7 +8,7 @@ from django.utils import timezone
 from openedx_pok import client
 from openedx_pok.models import CredentialState, PokCertificate
 from openedx_pok.services import issuance
-from tests.test_issuance import credential_of, request_certificate, settle
+from tests.issuing import credential_of, request_certificate, revoked_certificate_data, settle
 
 S = CredentialState
 transactional = pytest.mark.django_db(transaction=True)
@@ -19,13 +19,6 @@ def delays(settings):
     settings.POK_RETRY_BASE_DELAY = 30
     settings.POK_STATUS_POLL_INITIAL_DELAY = 30
     settings.POK_STATUS_POLL_MAX_DELAY = 3600
-
-
-@pytest.fixture
-def pok_course(make_course, enable_pok_for_course):
-    course_key = make_course(organization_name="Example University")
-    enable_pok_for_course(course_key)
-    return course_key
 
 
 @pytest.fixture
@@ -123,25 +116,9 @@ def test_an_emitted_credential_keeps_its_state_when_the_image_cannot_be_fetched(
 
 def send_revoked(user, course_key):
     """What the platform sends when it invalidates a certificate."""
-    from openedx_events.learning.data import CertificateData, CourseData, UserData, UserPersonalData
     from openedx_events.learning.signals import CERTIFICATE_REVOKED
 
-    CERTIFICATE_REVOKED.send_event(
-        certificate=CertificateData(
-            user=UserData(
-                id=user.id,
-                is_active=True,
-                pii=UserPersonalData(username=user.username, email=user.email, name=""),
-            ),
-            course=CourseData(course_key=course_key),
-            mode="verified",
-            grade="0.88",
-            current_status="notpassing",
-            previous_status="downloadable",
-            download_url="",
-            name="",
-        )
-    )
+    CERTIFICATE_REVOKED.send_event(certificate=revoked_certificate_data(user, course_key))
 
 
 @transactional
@@ -168,17 +145,6 @@ def test_a_certificate_revoked_after_issuing_is_revoked_here(
     assert tracked_events[-1][0] == issuance.EVENT_REVOKED
     send_revoked(learner, pok_course)  # the signal is sent again: nothing changes
     assert [name for name, _ in tracked_events].count(issuance.EVENT_REVOKED) == 1
-
-
-@pytest.fixture
-def tracked_events(monkeypatch):
-    from openedx_pok import platform_adapter
-
-    events = []
-    monkeypatch.setattr(
-        platform_adapter, "emit_tracking_event", lambda name, data: events.append((name, data))
-    )
-    return events
 
 
 @transactional

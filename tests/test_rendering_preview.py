@@ -12,12 +12,6 @@ STANDARD_PAGE = "Standard Open edX certificate"
 
 
 @pytest.fixture
-def pok_course(course_key, enable_pok_for_course):
-    enable_pok_for_course(course_key)
-    return course_key
-
-
-@pytest.fixture
 def course_staff(make_learner, pok_course):
     from common.djangoapps.student.roles import CourseStaffRole
 

@@ -4,23 +4,7 @@ import pytest
 from django.utils import timezone
 
 from openedx_pok.models import CredentialState, PokCertificate
-
-
-def certificate_data(user, course_key):
-    from openedx_events.learning.data import CertificateData, CourseData, UserData, UserPersonalData
-
-    return CertificateData(
-        user=UserData(
-            id=user.id, is_active=True, pii=UserPersonalData(username=user.username, email="", name="")
-        ),
-        course=CourseData(course_key=course_key),
-        mode="verified",
-        grade="0.9",
-        current_status="unverified",
-        previous_status="downloadable",
-        download_url="",
-        name="",
-    )
+from tests.issuing import revoked_certificate_data
 
 
 @pytest.mark.django_db
@@ -38,7 +22,9 @@ def test_certificate_revoked_revokes_only_that_learners_credential_in_that_cours
     same_learner_elsewhere = PokCertificate.objects.create(user=learner, course_key=other_course, state=state)
     other_learner = PokCertificate.objects.create(user=other, course_key=course_key, state=state)
 
-    CERTIFICATE_REVOKED.send_event(certificate=certificate_data(learner, course_key), time=timezone.now())
+    CERTIFICATE_REVOKED.send_event(
+        certificate=revoked_certificate_data(learner, course_key), time=timezone.now()
+    )
 
     revoked.refresh_from_db()
     assert revoked.state == CredentialState.REVOKED

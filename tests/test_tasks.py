@@ -7,16 +7,9 @@ from django.utils import timezone
 
 from openedx_pok import celery_schedule, tasks
 from openedx_pok.models import CredentialState, PokCertificate
-from tests.test_issuance import request_certificate
+from tests.issuing import request_certificate
 
 transactional = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def pok_course(make_course, enable_pok_for_course):
-    course_key = make_course()
-    enable_pok_for_course(course_key)
-    return course_key
 
 
 @transactional

@@ -1,0 +1,71 @@
+"""What the platform and the clock do around issuing, shared by the issuing, API, task and signal tests."""
+
+import time
+from datetime import timedelta
+
+from django.utils import timezone
+from openedx_filters.learning.filters import CertificateCreationRequested
+
+from openedx_pok.models import CredentialState, PokCertificate
+from openedx_pok.services import issuance
+
+S = CredentialState
+
+
+def request_certificate(user, course_key, grade, *, mode="verified", status=None, generation_mode="batch"):
+    """What the platform does when a learner passes: run the creation filter."""
+    return CertificateCreationRequested.run_filter(
+        user=user,
+        course_key=course_key,
+        mode=mode,
+        status=status,
+        grade=grade,
+        generation_mode=generation_mode,
+    )
+
+
+def settle(queued_tasks, rounds=50, pause=0.0):
+    """
+    Let time pass until no credential is waiting: run queued tasks, then bring due every retry and
+    poll (as the clock would) and run the sweep and the status sync, as beat would. With ``pause``,
+    real time passes instead (for a fake POK whose rate limit counts real seconds).
+    """
+    for _ in range(rounds):
+        queued_tasks.run()
+        waiting = PokCertificate.objects.filter(state__in=[S.PENDING, S.RETRYING, S.PROCESSING])
+        if not waiting.exists():
+            return
+        if pause:
+            time.sleep(pause)
+        else:
+            waiting.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+            PokCertificate.objects.filter(state=S.PENDING).update(
+                modified=timezone.now() - timedelta(minutes=5)
+            )
+        issuance.sweep()
+        issuance.sync_statuses()
+    raise AssertionError("credentials still waiting after every round")
+
+
+def credential_of(user, course_key):
+    return PokCertificate.objects.get(user=user, course_key=course_key)
+
+
+def revoked_certificate_data(user, course_key):
+    """The CERTIFICATE_REVOKED payload the platform sends when it invalidates a certificate."""
+    from openedx_events.learning.data import CertificateData, CourseData, UserData, UserPersonalData
+
+    return CertificateData(
+        user=UserData(
+            id=user.id,
+            is_active=True,
+            pii=UserPersonalData(username=user.username, email=user.email, name=""),
+        ),
+        course=CourseData(course_key=course_key),
+        mode="verified",
+        grade="0.88",
+        current_status="notpassing",
+        previous_status="downloadable",
+        download_url="",
+        name="",
+    )
