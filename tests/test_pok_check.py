@@ -31,9 +31,13 @@ def problems(lines):
 
 @pytest.fixture
 def healthy(fake_pok, settings, db):
-    fake_pok.add_template("course-cert", name="Course certificate", parameters=[("grade", "Final grade")])
+    fake_pok.add_template(
+        "course-cert",
+        name="Course certificate",
+        parameters=[("grade", "Final grade"), ("motto", "Course motto")],
+    )
     fake_pok.add_page("landing", "Landing page")
-    settings.POK_CUSTOM_PARAMETER_SOURCES = {"grade": "grade"}
+    settings.POK_CUSTOM_PARAMETER_SOURCES = {"motto": "course_name"}
     settings.POK_PAGE_ID = "landing"
     CertificateTemplate.objects.create(
         course_key=CourseKey.from_string("course-v1:ExampleX+PY1+2026"),
@@ -57,6 +61,7 @@ def test_healthy_installation(healthy):
         in out
     )
     assert "  parameter grade (Final grade) <- grade" in out
+    assert "  parameter motto (Course motto) <- course_name" in out
     assert "Template default-template: Default template (used by the default (POK_TEMPLATE_ID))" in out
     assert out[-1] == "POK configuration OK."
     assert healthy.calls["GET organization"] == 1
@@ -94,8 +99,8 @@ def test_missing_template_page_and_parameter_source(healthy, settings):
     assert not succeeded
     assert problems(err) == [
         (
-            "problem: Template course-cert: custom parameter grade (Final grade) has no source in "
-            "POK_CUSTOM_PARAMETER_SOURCES."
+            "problem: Template course-cert: template parameter 'motto' (Course motto) has no value source; "
+            "map it in POK_CUSTOM_PARAMETER_SOURCES."
         ),
         "problem: Template deleted-template (used by organisation ExampleX) does not exist in POK.",
         "problem: Page gone-page (used by the default (POK_PAGE_ID)) does not exist in POK.",

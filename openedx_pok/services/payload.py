@@ -175,24 +175,29 @@ def _source_key(text: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", (text or "").lower()).strip("_")
 
 
-def fill_custom_parameters(parameters, sources: dict[str, str]) -> dict[str, str]:
+def source_name_for(parameter, available_sources) -> str | None:
     """
-    Values for every parameter the template declares, keyed by parameter id: the operator's
-    POK_CUSTOM_PARAMETER_SOURCES mapping first, then a source named like the parameter's id or label.
+    The value source that fills a template parameter: the operator's POK_CUSTOM_PARAMETER_SOURCES
+    mapping first, then a source named like the parameter's id or label.
     """
     mapping = setting("POK_CUSTOM_PARAMETER_SOURCES") or {}
+    if parameter.id in mapping:
+        return mapping[parameter.id]
+    return next(
+        (
+            _source_key(candidate)
+            for candidate in (parameter.id, parameter.label)
+            if _source_key(candidate) in available_sources
+        ),
+        None,
+    )
+
+
+def fill_custom_parameters(parameters, sources: dict[str, str]) -> dict[str, str]:
+    """Values for every parameter the template declares, keyed by parameter id; empty ones are errors."""
     values = {}
     for parameter in parameters:
-        source_name = mapping.get(parameter.id)
-        if source_name is None:
-            source_name = next(
-                (
-                    _source_key(candidate)
-                    for candidate in (parameter.id, parameter.label)
-                    if _source_key(candidate) in sources
-                ),
-                None,
-            )
+        source_name = source_name_for(parameter, sources)
         described = f"template parameter {parameter.id!r} ({parameter.label or 'no label'})"
         if source_name is None:
             raise PayloadError(f"{described} has no value source; map it in POK_CUSTOM_PARAMETER_SOURCES")

@@ -15,10 +15,12 @@ from django.core.checks import ERROR, run_checks
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
+from openedx_pok.checks import known_source_names, parameter_problems
 from openedx_pok.client import PokAuthError, PokClient, PokError, PokNotFound, PokUnavailable, get_client
 from openedx_pok.conf import setting
 from openedx_pok.models import CertificateTemplate
 from openedx_pok.monitoring import counts_by_state, format_counts
+from openedx_pok.services.payload import source_name_for
 
 DEFAULT_SCOPE = "the default (POK_TEMPLATE_ID)"
 
@@ -138,10 +140,8 @@ class Command(BaseCommand):
             report.problem("No template configured: set POK_TEMPLATE_ID or add POK certificate templates.")
         if not report.pok_reachable:
             return
-        sources = setting("POK_CUSTOM_PARAMETER_SOURCES")
-        sources = sources if isinstance(sources, dict) else {}
         for template_id, scopes in sorted(templates.items()):
-            self.check_template(report, client, template_id, scopes, sources)
+            self.check_template(report, client, template_id, scopes)
         for page_id, scopes in sorted(pages.items()):
             if report.page_ids is not None and page_id not in report.page_ids:
                 report.problem(f"Page {page_id} (used by {', '.join(scopes)}) does not exist in POK.")
@@ -153,7 +153,7 @@ class Command(BaseCommand):
             return  # the templates section has already said the tables are missing
         report.info(f"Credentials by state: {format_counts(counts)} (see docs/states.md)")
 
-    def check_template(self, report: Report, client: PokClient, template_id: str, scopes, sources) -> None:
+    def check_template(self, report: Report, client: PokClient, template_id: str, scopes) -> None:
         used_by = ", ".join(scopes)
         try:
             template = client.get_template(template_id)
@@ -166,14 +166,14 @@ class Command(BaseCommand):
         report.info(f"Template {template_id}: {template.name} (used by {used_by})")
         if not template.custom_parameters:
             report.info("  no custom parameters")
+        source_names = known_source_names()
         for parameter in template.custom_parameters:
-            if parameter.id in sources:
-                report.info(f"  parameter {parameter.id} ({parameter.label}) <- {sources[parameter.id]}")
+            problems = parameter_problems([parameter])
+            if problems:
+                report.problem(f"Template {template_id}: {problems[0]}.")
             else:
-                report.problem(
-                    f"Template {template_id}: custom parameter {parameter.id} ({parameter.label}) "
-                    "has no source in POK_CUSTOM_PARAMETER_SOURCES."
-                )
+                source = source_name_for(parameter, source_names)
+                report.info(f"  parameter {parameter.id} ({parameter.label}) <- {source}")
 
 
 def configured_templates_and_pages() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
