@@ -5,19 +5,14 @@ available. The one log line per state change is written by the issuance service 
 """
 
 from django.db.models import Count
+from edx_django_utils import monitoring as edx_monitoring
 
 from openedx_pok.models import CredentialState, PokCertificate
 
-try:
-    from edx_django_utils.monitoring import set_custom_attribute as _set_custom_attribute
-except ImportError:  # pragma: no cover - edx-django-utils is a dependency, but monitoring is optional
-    _set_custom_attribute = None
-
 
 def set_custom_attribute(name: str, value) -> None:
-    """Attach an attribute to the current transaction in the operator's APM, when there is one."""
-    if _set_custom_attribute is not None:
-        _set_custom_attribute(f"pok_{name}", value)
+    """Attach an attribute to the current transaction in the operator's APM (a no-op without one)."""
+    edx_monitoring.set_custom_attribute(f"pok_{name}", value)
 
 
 def counts_by_state(queryset=None) -> dict[str, int]:

@@ -6,17 +6,10 @@ says, without doubling its delay or spending one of its attempts.
 import pytest
 
 from openedx_pok.models import CredentialState, PokCertificate
-from tests.test_issuance import credential_of, request_certificate, settle
+from tests.issuing import credential_of, request_certificate, settle
 
 S = CredentialState
 transactional = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def pok_course(make_course, enable_pok_for_course):
-    course_key = make_course(organization_name="Example University")
-    enable_pok_for_course(course_key)
-    return course_key
 
 
 def countdowns_of_queued_issues(queued_tasks):

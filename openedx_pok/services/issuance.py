@@ -20,7 +20,7 @@ from django.utils import timezone
 from opaque_keys import InvalidKeyError
 from opaque_keys.edx.keys import CourseKey
 
-from openedx_pok import client, platform_adapter
+from openedx_pok import client, monitoring, platform_adapter
 from openedx_pok.conf import setting
 from openedx_pok.models import ALLOWED_TRANSITIONS, CredentialState, PokCertificate
 from openedx_pok.services.payload import Payload, PayloadError, build_payload
@@ -787,6 +787,9 @@ def _move(credential: PokCertificate, new_state: str, note: str, *, summary: str
 
 
 def _log_change(credential: PokCertificate, previous: str | None, *, note: str) -> None:
+    """One INFO line per state change, and the same facts on the task's APM transaction."""
+    monitoring.set_custom_attribute("credential_state", credential.state)
+    monitoring.set_custom_attribute("course_key", str(credential.course_key))
     log.info(
         "POK credential %s (%s, POK id %s): %s -> %s (%s)",
         credential.pk,
