@@ -22,65 +22,22 @@ if str(STAND_INS_DIR) not in sys.path:
     # The Open edX modules the plugin imports, under their real names (never installed).
     sys.path.insert(0, str(STAND_INS_DIR))
 
+from lms.envs.common import *  # noqa: E402, F403  (importable once the stand-ins are on the path)
+
 SECRET_KEY = "demo-only-insecure-secret-key"
-DEBUG = False
-USE_TZ = True
-TIME_ZONE = "UTC"
-LANGUAGE_CODE = "en"
 PLATFORM_NAME = "Demo Academy"
 ROOT_URLCONF = "demo.urls"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"]
-DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
-STATIC_URL = "/static/"
 LOGO_IMAGE_URL = "/static/demo/logo.svg"
-# The render call site only runs the filter for courses with HTML certificates, as on the platform.
-FEATURES = {"CERTIFICATES_HTML_VIEW": True}
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
+    *INSTALLED_APPS,  # noqa: F405
     "django.contrib.staticfiles",
-    "common.djangoapps.student",
-    "lms.djangoapps.certificates",
-    "openedx.core.djangoapps.content.course_overviews",
-    "openedx.core.djangoapps.waffle_utils",
-    "openedx.core.djangoapps.user_api",
-    "organizations",
-    "openedx.core.djangoapps.plugins",
     "demo",
-]
-INSTALLED_APPS += get_plugin_apps("lms.djangoapp")
-
-MIDDLEWARE = [
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "crum.CurrentRequestUserMiddleware",
-]
-
-TEMPLATES = [
-    {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
-        # The platform's certificate templates (valid, invalid, server error), as LMS has them.
-        "DIRS": [STAND_INS_DIR / "lms" / "templates"],
-        "APP_DIRS": True,
-        "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-            ]
-        },
-    }
+    *get_plugin_apps("lms.djangoapp"),
 ]
 
 DEMO_DATABASE_PATH = Path(os.environ.get("DEMO_DB_PATH") or DEMO_DIR / "var" / "demo.sqlite3")
@@ -96,16 +53,12 @@ DATABASES = {
     }
 }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-
 # Celery runs inside the demo process: an in-memory broker and an embedded worker (demo.host).
 # The platform's Celery app reads Celery's old-style setting names (no namespace); so does the demo's.
 BROKER_URL = "memory://"
 BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.2}
 CELERY_DEFAULT_QUEUE = "celery"
 CELERY_ALWAYS_EAGER = False
-CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERYD_HIJACK_ROOT_LOGGER = False
 # What an operator schedules with Celery beat (openedx_pok.celery_schedule), every few seconds
@@ -136,8 +89,6 @@ POK_STATUS_POLL_MAX_DELAY = 5
 POK_REQUESTING_TIMEOUT = 60
 POK_TIMEOUT = 5
 POK_CONNECT_TIMEOUT = 2
-
-OPEN_EDX_FILTERS_CONFIG = {}
 
 LOGGING = {
     "version": 1,
