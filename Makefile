@@ -56,9 +56,9 @@ demo: $(BIN)/.installed-$(DB)
 fake-pok: $(BIN)/.installed-$(DB)
 	$(BIN)/python -m openedx_pok.testing
 
-# Benchmarks print figures (they are not tests): every script in bench/, one after the other.
+# Benchmarks print figures (they are not tests): every script in bench/ but the _common helper, in turn.
 bench: $(BIN)/.installed-$(DB)
-	for script in bench/*.py; do echo "== $$script"; $(BIN)/python -W ignore $$script || exit 1; done
+	for script in bench/[!_]*.py; do echo "== $$script"; $(BIN)/python -W ignore $$script || exit 1; done
 
 clean:
 	rm -rf .venv-django* $(TUTOR_VENV) .pytest_cache .ruff_cache *.egg-info

@@ -26,11 +26,8 @@ import tempfile
 import threading
 import time
 import tracemalloc
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "platform_stand_ins")]
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+import _common  # noqa: F401  (sets the path and settings)
 
 TEMPLATE_ID = "default-template"
 API_KEY = "bench-key"

@@ -12,44 +12,23 @@ POK calls made while the steps ran, and how many times longer one synchronous PO
 
 import argparse
 import logging
-import os
 import statistics
 import sys
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "platform_stand_ins")]
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-
-import django  # noqa: E402
+import django
+from _common import create_python_course  # importing _common also sets the path and settings
 
 
 def make_course_and_learners(count):
     from common.djangoapps.student.models import UserProfile
     from django.contrib.auth import get_user_model
-    from opaque_keys.edx.keys import CourseKey
-    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview
     from openedx.core.djangoapps.waffle_utils.models import WaffleFlagCourseOverrideModel
-    from organizations.api import add_organization, add_organization_course
 
     from openedx_pok.conf import COURSE_WAFFLE_FLAG_NAME
 
-    course_key = CourseKey.from_string("course-v1:ExampleX+PY101+2026")
-    CourseOverview.objects.create(
-        id=course_key,
-        display_name="Python 101",
-        org="ExampleX",
-        display_org_with_default="ExampleX",
-        display_number_with_default="PY101",
-        language="en",
-        certificates={
-            "certificates": [{"id": 1, "is_active": True, "course_title": "Introduction to Python"}]
-        },
-    )
-    organization = add_organization({"name": "Example University", "short_name": "ExampleX"})
-    add_organization_course(organization, course_key)
+    course_key = create_python_course()
     WaffleFlagCourseOverrideModel.objects.create(
         waffle_flag=COURSE_WAFFLE_FLAG_NAME, course_id=course_key, override_choice="on"
     )

@@ -13,13 +13,9 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "platform_stand_ins")]
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
-
-import django  # noqa: E402
+import django
+from _common import create_python_course  # importing _common also sets the path and settings
 
 
 class CollectedTasks:
@@ -42,27 +38,11 @@ def issue_one_certificate(server, tasks):
     from common.djangoapps.student.models import UserProfile
     from django.contrib.auth import get_user_model
     from lms.djangoapps.certificates.generation_handler import _generate_certificate_task
-    from opaque_keys.edx.keys import CourseKey
-    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview
-    from organizations.api import add_organization, add_organization_course
 
     from openedx_pok.models import PokCertificate
     from openedx_pok.services import issuance
 
-    course_key = CourseKey.from_string("course-v1:ExampleX+PY101+2026")
-    CourseOverview.objects.create(
-        id=course_key,
-        display_name="Python 101",
-        org="ExampleX",
-        display_org_with_default="ExampleX",
-        display_number_with_default="PY101",
-        language="en",
-        certificates={
-            "certificates": [{"id": 1, "is_active": True, "course_title": "Introduction to Python"}]
-        },
-    )
-    organization = add_organization({"name": "Example University", "short_name": "ExampleX"})
-    add_organization_course(organization, course_key)
+    course_key = create_python_course()
     learner = get_user_model().objects.create_user(username="ana", email="ana@example.com", password=None)
     UserProfile.objects.create(user=learner, name="Ana García")
     grade = type("CourseGrade", (), {"percent": 0.91, "letter_grade": "Pass", "passed": True})()
