@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from opaque_keys import InvalidKeyError
 from opaque_keys.edx.keys import CourseKey
@@ -515,10 +516,7 @@ def sync_statuses(now: datetime | None = None) -> dict:
     now = now or timezone.now()
     counts = {"polled": 0, "emitted": 0, "failed": 0, "revoked": 0, "processing": 0, "errors": 0}
     due_ids = list(
-        PokCertificate.objects.filter(state=S.PROCESSING, pok_credential_id__isnull=False)
-        .exclude(next_attempt_at__gt=now)
-        .order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:BATCH_SIZE]
+        due_work(now).status_polls.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:BATCH_SIZE]
     )
     for credential_id in due_ids:
         state = _sync_one(credential_id, now=now)
@@ -602,23 +600,20 @@ def sweep(now: datetime | None = None) -> dict:
     - unknown outcomes older than POK_UNKNOWN_OUTCOME_RETRY_AFTER, only when that setting is set.
     """
     now = now or timezone.now()
+    due = due_work(now)
     counts = {"requeued": 0, "outcome_unknown": 0, "reopened_failed": 0, "resent_unknown": 0}
 
-    due_retries = PokCertificate.objects.filter(state=S.RETRYING).exclude(next_attempt_at__gt=now)
-    lost_pending = PokCertificate.objects.filter(state=S.PENDING, modified__lt=now - LOST_TASK_AFTER)
     for credential_id in [
-        *due_retries.values_list("pk", flat=True)[:BATCH_SIZE],
-        *lost_pending.values_list("pk", flat=True)[:BATCH_SIZE],
+        *due.retries.values_list("pk", flat=True)[:BATCH_SIZE],
+        *due.lost_pending.values_list("pk", flat=True)[:BATCH_SIZE],
     ]:
         _queue("issue_credential", credential_id)
         counts["requeued"] += 1
 
-    stuck_before = now - timedelta(seconds=float(setting("POK_REQUESTING_TIMEOUT")))
-    stuck = PokCertificate.objects.filter(state=S.REQUESTING, requesting_since__lt=stuck_before)
-    for credential_id in stuck.values_list("pk", flat=True)[:BATCH_SIZE]:
+    for credential_id in due.unanswered_requests.values_list("pk", flat=True)[:BATCH_SIZE]:
         with transaction.atomic():
             locked = _lock(credential_id)
-            if locked is None or locked.state != S.REQUESTING or locked.requesting_since >= stuck_before:
+            if locked is None or not due.unanswered_requests.filter(pk=locked.pk).exists():
                 continue
             reason = "no answer recorded for the POST; POK may or may not have created the credential"
             _move(locked, S.OUTCOME_UNKNOWN, reason)
@@ -626,26 +621,55 @@ def sweep(now: datetime | None = None) -> dict:
             locked.save()
         counts["outcome_unknown"] += 1
 
-    failed = PokCertificate.objects.filter(state=S.FAILED, next_attempt_at__lte=now)
-    for credential_id in failed.values_list("pk", flat=True)[:BATCH_SIZE]:
+    for credential_id in due.failed_rounds.values_list("pk", flat=True)[:BATCH_SIZE]:
         if _reopen_for_sending(
             credential_id, S.FAILED, "another round of attempts after POK was unavailable"
         ):
             counts["reopened_failed"] += 1
 
-    resend_after = setting("POK_UNKNOWN_OUTCOME_RETRY_AFTER")
-    if resend_after is not None:
-        unknown = PokCertificate.objects.filter(
-            state=S.OUTCOME_UNKNOWN,
-            pok_credential_id__isnull=True,
-            requesting_since__lt=now - timedelta(seconds=float(resend_after)),
-        )
-        for credential_id in unknown.values_list("pk", flat=True)[:BATCH_SIZE]:
-            note = "re-sent after an unknown outcome (POK_UNKNOWN_OUTCOME_RETRY_AFTER; duplicate risk)"
-            if _reopen_for_sending(credential_id, S.OUTCOME_UNKNOWN, note):
-                log.warning("POK credential %s re-sent after an unknown outcome", credential_id)
-                counts["resent_unknown"] += 1
+    for credential_id in due.unknown_outcomes_to_resend.values_list("pk", flat=True)[:BATCH_SIZE]:
+        note = "re-sent after an unknown outcome (POK_UNKNOWN_OUTCOME_RETRY_AFTER; duplicate risk)"
+        if _reopen_for_sending(credential_id, S.OUTCOME_UNKNOWN, note):
+            log.warning("POK credential %s re-sent after an unknown outcome", credential_id)
+            counts["resent_unknown"] += 1
     return counts
+
+
+@dataclass(frozen=True)
+class DueWork:
+    """What the sweep and the status sync pick up at one moment; ``pok_sync --dry-run`` counts it."""
+
+    retries: QuerySet
+    lost_pending: QuerySet
+    unanswered_requests: QuerySet
+    failed_rounds: QuerySet
+    unknown_outcomes_to_resend: QuerySet
+    status_polls: QuerySet
+
+
+def due_work(now: datetime | None = None) -> DueWork:
+    now = now or timezone.now()
+    rows = PokCertificate.objects
+    stuck_before = now - timedelta(seconds=float(setting("POK_REQUESTING_TIMEOUT")))
+    resend_after = setting("POK_UNKNOWN_OUTCOME_RETRY_AFTER")
+    return DueWork(
+        retries=rows.filter(state=S.RETRYING).exclude(next_attempt_at__gt=now),
+        lost_pending=rows.filter(state=S.PENDING, modified__lt=now - LOST_TASK_AFTER),
+        unanswered_requests=rows.filter(state=S.REQUESTING, requesting_since__lt=stuck_before),
+        failed_rounds=rows.filter(state=S.FAILED, next_attempt_at__lte=now),
+        unknown_outcomes_to_resend=(
+            rows.none()
+            if resend_after is None
+            else rows.filter(
+                state=S.OUTCOME_UNKNOWN,
+                pok_credential_id__isnull=True,
+                requesting_since__lt=now - timedelta(seconds=float(resend_after)),
+            )
+        ),
+        status_polls=rows.filter(state=S.PROCESSING, pok_credential_id__isnull=False).exclude(
+            next_attempt_at__gt=now
+        ),
+    )
 
 
 def _reopen_for_sending(credential_id: int, expected_state: str, note: str) -> bool:

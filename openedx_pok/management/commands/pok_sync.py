@@ -7,18 +7,10 @@ another round; the status sync asks POK about credentials it is still processing
 where no Celery beat runs, or after an incident to move things along at once.
 """
 
-from datetime import timedelta
-
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import Q
-from django.utils import timezone
 
-from openedx_pok.conf import setting
-from openedx_pok.models import CredentialState, PokCertificate
 from openedx_pok.monitoring import counts_by_state, format_counts
 from openedx_pok.services import issuance
-
-S = CredentialState
 
 
 class Command(BaseCommand):
@@ -45,24 +37,16 @@ class Command(BaseCommand):
             )
 
     def show_due(self) -> None:
-        """What a run would pick up, by the sweep's and the sync's own rules (an estimate, read-only)."""
-        now = timezone.now()
-        rows = PokCertificate.objects
-        due = {
-            "retries due": rows.filter(state=S.RETRYING).exclude(next_attempt_at__gt=now),
-            "pending with a lost task": rows.filter(
-                state=S.PENDING, modified__lt=now - issuance.LOST_TASK_AFTER
-            ),
-            "requests with no answer (to become outcome unknown)": rows.filter(
-                state=S.REQUESTING,
-                requesting_since__lt=now - timedelta(seconds=float(setting("POK_REQUESTING_TIMEOUT"))),
-            ),
-            "failed, due for another round": rows.filter(state=S.FAILED, next_attempt_at__lte=now),
-            "status polls due": rows.filter(state=S.PROCESSING, pok_credential_id__isnull=False).filter(
-                Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-            ),
-        }
-        for label, queryset in due.items():
+        """What a run would pick up now, by the sweep's and the sync's own selections (read-only)."""
+        due = issuance.due_work()
+        for label, queryset in (
+            ("retries due", due.retries),
+            ("pending with a lost task", due.lost_pending),
+            ("requests with no answer (to become outcome unknown)", due.unanswered_requests),
+            ("failed, due for another round", due.failed_rounds),
+            ("unknown outcomes to re-send (POK_UNKNOWN_OUTCOME_RETRY_AFTER)", due.unknown_outcomes_to_resend),
+            ("status polls due", due.status_polls),
+        ):
             self.stdout.write(f"  {label}: {queryset.count()}")
         self.stdout.write("Dry run: nothing was changed or queued.")
 
