@@ -10,8 +10,6 @@ that exact HTML from a file.
 """
 
 import os
-import shutil
-import subprocess
 import threading
 from pathlib import Path
 
@@ -20,37 +18,19 @@ from django.core.signals import request_started
 
 from openedx_pok.models import CertificateTemplate, CredentialState, PokCertificate
 from openedx_pok.services import issuance
+from tests.chromium import chromium
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(os.environ.get("BROWSER_TESTS") != "1", reason="browser lane: set BROWSER_TESTS=1"),
 ]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "screenshots"
 LOGO = (
     "data:image/svg+xml;utf8,<svg xmlns='http://www.w3.org/2000/svg' width='180' height='40'>"
     "<rect width='40' height='40' rx='8' fill='%230a58a8'/><text x='50' y='27' font-family='sans-serif' "
     "font-size='18' font-weight='700' fill='%231c2430'>Test Academy</text></svg>"
 )
-
-
-def chromium(user_data_dir, *arguments, timeout=90):
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        f"--user-data-dir={user_data_dir}",
-        *arguments,
-    ]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S603
 
 
 @pytest.fixture

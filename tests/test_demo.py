@@ -19,6 +19,8 @@ import pytest
 import requests
 from opaque_keys.edx.keys import CourseKey
 
+from tests.chromium import chromium
+
 REPO_DIR = Path(__file__).resolve().parent.parent
 PYTHON_COURSE = "course-v1:DemoU+PY101+2026"
 DATA_COURSE = "course-v1:DemoU+DATA201+2026"
@@ -26,7 +28,6 @@ ART_COURSE = "course-v1:RiverX+ART110+2026"
 STARTUP_POLLS = 600
 PAGE_POLLS = 240
 POLL_SECONDS = 0.25
-CHROMIUM = "/usr/bin/chromium"
 
 
 class RunningDemo:
@@ -309,25 +310,8 @@ def test_screenshots_of_the_home_page_and_a_certificate_page(demo, tmp_path):
     ):
         target = screenshots / name
         target.unlink(missing_ok=True)
-        subprocess.run(  # noqa: S603 - Debian's chromium with fixed arguments, on the demo's own URLs
-            [
-                CHROMIUM,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={tmp_path / name}",
-                f"--screenshot={target}",
-                "--window-size=1280,900",
-                url,
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
+        chromium(
+            tmp_path / name, f"--screenshot={target}", "--window-size=1280,900", url, timeout=120, check=True
         )
         assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
