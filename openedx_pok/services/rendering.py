@@ -74,7 +74,7 @@ def render_certificate_page(context: dict) -> None:
         return
     credential = PokCertificate.objects.filter(user_id=user_id, course_key=course_key).first()
     if credential is None:
-        _queue_issuance_for_existing_certificate(context, user_id, course_key)
+        _queue_issuance_for_existing_certificate(user_id, course_key)
         return
     with translation.override(_page_language(request, context)):
         _render_for_state(request, context, credential)
@@ -214,7 +214,7 @@ def queue_image_refresh(credential: PokCertificate) -> None:
         log.exception("Could not queue the image refresh of POK credential %s", credential.pk)
 
 
-def _queue_issuance_for_existing_certificate(context: dict, user_id: int, course_key: CourseKey) -> None:
+def _queue_issuance_for_existing_certificate(user_id: int, course_key: CourseKey) -> None:
     """A certificate from before POK was switched on: request its credential when the operator asks for it."""
     if not setting("POK_ISSUE_FOR_EXISTING_CERTIFICATES"):
         return
