@@ -170,6 +170,12 @@ def make_platform_certificate(db):
 
 
 @pytest.fixture
+def certified(learner, pok_course, make_platform_certificate):
+    """The learner's downloadable platform certificate, in a course where POK is on."""
+    return make_platform_certificate(learner, pok_course)
+
+
+@pytest.fixture
 def make_credential(db):
     """A PokCertificate written directly in a state (what rendering reads); emitted ones complete."""
     import uuid

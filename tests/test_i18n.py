@@ -16,12 +16,6 @@ import openedx_pok
 LOCALE = Path(openedx_pok.__file__).parent / "locale"
 
 
-@pytest.fixture
-def certified(learner, course_key, enable_pok_for_course, make_platform_certificate):
-    enable_pok_for_course(course_key)
-    return make_platform_certificate(learner, course_key)
-
-
 @pytest.mark.parametrize(
     ("accept_language", "html_lang", "expected"),
     [

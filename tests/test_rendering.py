@@ -22,13 +22,6 @@ INVALID_PAGE = "Invalid certificate (platform template stand-in)"
 IN_FLIGHT = ["pending", "requesting", "retrying", "processing", "outcome_unknown"]
 
 
-@pytest.fixture
-def certified(learner, course_key, enable_pok_for_course, make_platform_certificate):
-    """A learner with a downloadable platform certificate in a course where POK is on."""
-    enable_pok_for_course(course_key)
-    return make_platform_certificate(learner, course_key)
-
-
 def certificate_page(client, certificate, **extra):
     return client.get(f"/certificates/{certificate.verify_uuid}", **extra)
 

@@ -78,12 +78,6 @@ def test_preview_pages_escape_course_data(client, fake_pok, hostile_course, make
     assert_escaped(error_page)
 
 
-@pytest.fixture
-def certified(learner, course_key, enable_pok_for_course, make_platform_certificate):
-    enable_pok_for_course(course_key)
-    return make_platform_certificate(learner, course_key)
-
-
 @pytest.mark.parametrize(
     "hostile_url",
     [
