@@ -1,4 +1,4 @@
-"""Fixtures shared by the suite: learners, courses and the course switch, through the platform stand-ins."""
+"""Shared fixtures: learners, courses, the course switch, certificates, credentials, queued tasks."""
 
 import itertools
 from types import SimpleNamespace

@@ -1,4 +1,4 @@
-"""What the platform and the clock do around issuing, shared by the issuing, API, task and signal tests."""
+"""What the platform and the clock do around issuing, for the tests that issue credentials."""
 
 import time
 from datetime import timedelta
