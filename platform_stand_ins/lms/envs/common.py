@@ -17,6 +17,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 # LMS's switch for HTML certificates; the certificate web view stand-in honours it like the platform.
 FEATURES = {"CERTIFICATES_HTML_VIEW": True}
 
+# LMS names its APM backends here; the hosts have none, so edx-django-utils has nothing to load.
+OPENEDX_TELEMETRY = []
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
