@@ -32,6 +32,8 @@ GET_RETRY_BACKOFF = 0.25
 # A Retry-After longer than this is not waited for inside the client: the caller reschedules.
 MAX_INLINE_RETRY_WAIT = 2.0
 MAX_ERROR_MESSAGE_LENGTH = 500
+# A gateway that timed out waiting for POK cannot say whether POK went on to create the credential.
+AMBIGUOUS_POST_STATUSES = frozenset({504})
 
 
 class PokError(Exception):
@@ -368,17 +370,35 @@ class PokClient:
     def preview_template(self, body: dict) -> str:
         """Render a preview image of a template; returns the image URL."""
         data = self._post("template/preview", body)
-        url = _text(data.get("url"))
+        url = _text(data.get("url")) if isinstance(data, Mapping) else ""
         if not url:
             raise PokValidationError("POK answered the template preview without an image url.")
         return url
 
     def create_credential(self, body: dict) -> PokCredential:
-        """Issue one credential. Sent exactly once: never retried here, whatever happens."""
-        data = self._post("credential", body)
-        credential = PokCredential.from_json(data)
-        if not credential.id:
-            raise PokValidationError("POK accepted the credential request but returned no credential id.")
+        """
+        Issue one credential. Sent exactly once: never retried here, whatever happens.
+
+        Every answer that may hide a created (and paid) credential is an unknown outcome, never an
+        error the caller would answer by sending again: no answer at all, a gateway timeout, or a
+        2xx whose body carries no readable credential id.
+        """
+        try:
+            data = self._post("credential", body)
+        except PokUnavailable as error:
+            if error.status_code in AMBIGUOUS_POST_STATUSES:
+                raise PokOutcomeUnknown(
+                    f"POST credential: HTTP {error.status_code} from a gateway; "
+                    "POK may have created the credential.",
+                    error.status_code,
+                ) from error
+            raise
+        credential = PokCredential.from_json(data) if isinstance(data, Mapping) else None
+        if credential is None or not credential.id:
+            raise PokOutcomeUnknown(
+                "POK accepted the credential request but its answer carries no credential id; "
+                "the credential may exist in POK."
+            )
         log.info("POK credential created: id %s, state %s", credential.id, credential.state or "(none)")
         return credential
 
@@ -440,7 +460,7 @@ class PokClient:
                 )
                 time.sleep(wait)
 
-    def _post(self, path: str, body: dict) -> Mapping[str, Any]:
+    def _post(self, path: str, body: dict) -> Any:
         try:
             data = self._send("POST", path, json_body=body)
         except _LostAnswer as error:
@@ -448,8 +468,6 @@ class PokClient:
                 f"POST {path}: the request was sent but no answer came back ({error.reason}); "
                 "POK may have acted on it."
             ) from error
-        if not isinstance(data, Mapping):
-            raise PokValidationError(f"POK answered POST {path} without a JSON object.")
         return data
 
     def _send(self, method: str, path: str, *, params=None, json_body=None) -> Any:

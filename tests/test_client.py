@@ -283,13 +283,35 @@ def test_error_without_a_json_body_uses_the_status_line(server, client):
     assert caught.value.message == "HTTP 404 Not Found"
 
 
-def test_2xx_without_a_credential_id_is_a_validation_error(server, client):
+def test_2xx_without_a_credential_id_is_an_unknown_outcome(server, client):
+    """POK said yes: the credential may exist and be paid for, so the caller must not send it again."""
     server.fail_next("POST credential", status=200, message="Accepted")
 
-    with pytest.raises(PokValidationError) as caught:
+    with pytest.raises(PokOutcomeUnknown) as caught:
         client.create_credential(credential_body())
 
     assert "no credential id" in caught.value.message
+    assert server.calls["POST credential"] == 1
+
+
+def test_a_gateway_timeout_on_the_credential_post_is_an_unknown_outcome(server, client):
+    server.fail_next("POST credential", status=504)
+
+    with pytest.raises(PokOutcomeUnknown) as caught:
+        client.create_credential(credential_body())
+
+    assert caught.value.status_code == 504
+    assert server.calls["POST credential"] == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_other_5xx_on_the_credential_post_are_unavailability(server, client, status):
+    server.fail_next("POST credential", status=status)
+
+    with pytest.raises(PokUnavailable) as caught:
+        client.create_credential(credential_body())
+
+    assert caught.value.status_code == status
 
 
 def test_any_2xx_is_success(server, client):
