@@ -139,7 +139,10 @@ def check_periodic_tasks(app_configs=None, **kwargs):
         Warning(
             f"Celery beat does not schedule {', '.join(missing)}: credentials that failed or that POK "
             "is still processing will not move on by themselves.",
-            hint="Add them to CELERY_BEAT_SCHEDULE (see docs/tutor.md), or run pok_sync from cron.",
+            hint=(
+                "Merge openedx_pok.celery_schedule.beat_schedule() into CELERYBEAT_SCHEDULE (the Tutor "
+                "plugin does it, docs/tutor.md), or run pok_sync from cron."
+            ),
             id="openedx_pok.W003",
         )
     ]
