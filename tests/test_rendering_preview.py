@@ -1,14 +1,19 @@
 """
 Studio's certificate preview (``/certificates/course/<id>?preview=<mode>``) through the platform's
 view stand-in and the real render pipeline: course staff see POK's rendering of the course's
-template, learners the standard page, and a POK problem becomes a page the course team can act on.
+template, anyone else the platform's error page, and a POK problem becomes a page the course team
+can act on.
 """
 
+import crum
 import pytest
+from django.test import RequestFactory
+from openedx_filters.learning.filters import CertificateRenderStarted
 
 from openedx_pok.models import CertificateTemplate
 
 STANDARD_PAGE = "Standard Open edX certificate"
+SERVER_ERROR_PAGE = "Certificate server error (platform template stand-in)"
 
 
 @pytest.fixture
@@ -82,13 +87,49 @@ def test_global_staff_see_the_preview_too(client, fake_pok, pok_course, make_lea
     assert f"{fake_pok.url}images/preview/" in response.content.decode()
 
 
-def test_a_learner_asking_for_the_preview_gets_the_standard_page(client, fake_pok, pok_course, learner):
+def test_a_learner_asking_for_the_preview_gets_the_platforms_error_page_and_pok_is_not_asked(
+    client, fake_pok, pok_course, learner
+):
+    """The platform lets only holders of PREVIEW_CERTIFICATES build a preview: the render step never runs."""
     client.force_login(learner)
 
     response = preview(client, pok_course)
 
-    assert response.status_code == 200
-    assert STANDARD_PAGE in response.content.decode()
+    page = response.content.decode()
+    assert SERVER_ERROR_PAGE in page
+    assert STANDARD_PAGE not in page
+    assert sum(fake_pok.calls.values()) == 0
+
+
+def test_staff_of_another_course_cannot_preview(client, fake_pok, pok_course, make_course, make_learner):
+    from common.djangoapps.student.roles import CourseStaffRole
+
+    teacher = make_learner(username="other-teacher")
+    CourseStaffRole(make_course()).add_users(teacher)
+    client.force_login(teacher)
+
+    assert SERVER_ERROR_PAGE in preview(client, pok_course).content.decode()
+    assert sum(fake_pok.calls.values()) == 0
+
+
+def test_render_step_shows_a_non_staff_preview_request_nothing_of_pok(fake_pok, pok_course, learner):
+    """Defence in depth: were a release to run the filter for a learner's preview, POK is not asked."""
+    request = RequestFactory().get(f"/certificates/course/{pok_course}", {"preview": "verified"})
+    request.user = learner
+    context = {
+        "user_language": "en",
+        "platform_name": "Test Academy",
+        "course_id": str(pok_course),
+        "username": learner.username,
+        "accomplishment_user_id": learner.id,
+    }
+    crum.set_current_request(request)
+    try:
+        result = CertificateRenderStarted.run_filter(context=context, custom_template=None)
+    finally:
+        crum.set_current_request(None)
+
+    assert result == (context, None)
     assert sum(fake_pok.calls.values()) == 0
 
 

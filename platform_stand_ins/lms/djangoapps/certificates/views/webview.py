@@ -2,21 +2,28 @@
 Stand-in for ``lms/djangoapps/certificates/views/webview.py``: the call site of CertificateRenderStarted.
 
 It keeps the platform's order of checks (HTML certificates on, course found, a downloadable
-certificate or a preview, an active certificate configuration), builds the render context with the
-platform's keys (OPENEDX.md), runs the real filter inside ``translation.override`` and handles its
-three exceptions as ``render_html_view`` does. The platform renders Mako templates; these render
-Django templates of the same names from ``platform_stand_ins/lms/templates``.
+certificate or a preview the viewer may see, an active certificate configuration), builds the
+render context with the platform's keys (OPENEDX.md), runs the real filter inside
+``translation.override`` and handles its three exceptions as ``render_html_view`` does. The
+platform renders Mako templates; these render Django templates of the same names from
+``platform_stand_ins/lms/templates``.
 """
 
 import logging
 from datetime import datetime
 from uuid import uuid4
 
+from common.djangoapps.student.roles import (
+    CourseInstructorRole,
+    CourseStaffRole,
+    GlobalStaff,
+    OrgInstructorRole,
+    OrgStaffRole,
+)
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseRedirect, HttpResponseServerError
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
-from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 from opaque_keys import InvalidKeyError
@@ -58,14 +65,17 @@ def render_preview_certificate(request, course_id):
 
 
 def render_html_view(request, course_id, certificate=None):
-    """Like the platform's ``handle_500``: a failed preview shows the error page, the rest raises."""
+    """
+    Like the platform's ``handle_500``: outside DEBUG a failed preview shows the error page (with
+    status 200, as ``render_to_response`` gives it), the rest raises.
+    """
     try:
         return _render_html_view(request, course_id, certificate)
     except Exception:
-        if not request.GET.get("preview"):
+        if settings.DEBUG or not request.GET.get("preview"):
             raise
         log.exception("Certificate preview failed for %s", course_id)
-        return HttpResponseServerError(render_to_string(SERVER_ERROR_TEMPLATE_PATH, {}, request=request))
+        return render(request, SERVER_ERROR_TEMPLATE_PATH, {})
 
 
 def _render_html_view(request, course_id, certificate):
@@ -84,7 +94,7 @@ def _render_html_view(request, course_id, certificate):
     if not getattr(course, "cert_html_view_enabled", True):
         return _render_invalid_certificate(request, course_id, platform_name)
 
-    user_certificate = _get_user_certificate(user, course_key, preview_mode)
+    user_certificate = _get_user_certificate(request, user, course_key, preview_mode)
     if user_certificate is None:
         log.info("Invalid cert: User %d does not have eligible cert for %s.", user.id, course_id)
         return _render_invalid_certificate(request, course_id, platform_name)
@@ -128,12 +138,36 @@ def _render_html_view(request, course_id, certificate):
         return response
 
 
-def _get_user_certificate(user, course_key, preview_mode):
+class PreviewNotPermitted(Exception):
     """
-    A preview gets an unsaved certificate in the previewed mode (for any signed-in user: on the
-    platform the preview permission only chooses the date shown); otherwise the downloadable one.
+    Stands for the platform's ``UnboundLocalError``: its ``_get_user_certificate`` sets the
+    preview's date only inside ``if request.user.has_perm(PREVIEW_CERTIFICATES, course_overview)``
+    and then builds the certificate with it anyway, so a viewer without the permission makes the
+    view fail before the render filter runs, and ``handle_500`` shows the server-error page.
     """
+
+
+def can_preview_certificates(user, course_key):
+    """
+    The PREVIEW_CERTIFICATES permission: ``HasAccessRule('staff')``, which grants global staff and
+    staff or instructors of the course or of its org (courseware ``_has_access_to_course``).
+    """
+    if not (user and user.is_authenticated):
+        return False
+    return (
+        GlobalStaff().has_user(user)
+        or CourseStaffRole(course_key).has_user(user)
+        or CourseInstructorRole(course_key).has_user(user)
+        or OrgStaffRole(course_key.org).has_user(user)
+        or OrgInstructorRole(course_key.org).has_user(user)
+    )
+
+
+def _get_user_certificate(request, user, course_key, preview_mode):
+    """An unsaved certificate in the previewed mode for those who may preview, else the downloadable one."""
     if preview_mode:
+        if not can_preview_certificates(request.user, course_key):
+            raise PreviewNotPermitted(str(course_key))
         return GeneratedCertificate(mode=preview_mode, verify_uuid=uuid4().hex, modified_date=datetime.now())
     try:
         return GeneratedCertificate.eligible_certificates.get(
