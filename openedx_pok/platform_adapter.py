@@ -182,15 +182,26 @@ def _to_platform_certificate(certificate) -> PlatformCertificate:
 
 
 def is_course_staff(user, course_key: CourseKey) -> bool:
-    """Global staff, or staff/instructor of the course: who may see Studio's certificate preview."""
+    """
+    Who may see Studio's certificate preview, as the platform's PREVIEW_CERTIFICATES grants it:
+    global staff, and staff or instructors of the course or of its org.
+    """
     if not getattr(user, "is_authenticated", False):
         return False
-    from common.djangoapps.student.roles import CourseInstructorRole, CourseStaffRole, GlobalStaff
+    from common.djangoapps.student.roles import (
+        CourseInstructorRole,
+        CourseStaffRole,
+        GlobalStaff,
+        OrgInstructorRole,
+        OrgStaffRole,
+    )
 
     return (
         GlobalStaff().has_user(user)
         or CourseStaffRole(course_key).has_user(user)
         or CourseInstructorRole(course_key).has_user(user)
+        or OrgStaffRole(course_key.org).has_user(user)
+        or OrgInstructorRole(course_key.org).has_user(user)
     )
 
 

@@ -87,6 +87,33 @@ def test_global_staff_see_the_preview_too(client, fake_pok, pok_course, make_lea
     assert f"{fake_pok.url}images/preview/" in response.content.decode()
 
 
+@pytest.mark.parametrize("role_name", ["OrgStaffRole", "OrgInstructorRole"])
+def test_staff_and_instructors_of_the_courses_org_see_poks_preview(
+    client, fake_pok, pok_course, make_learner, role_name
+):
+    from common.djangoapps.student import roles
+
+    member = make_learner(username="org-member")
+    getattr(roles, role_name)(pok_course.org).add_users(member)
+    client.force_login(member)
+
+    response = preview(client, pok_course)
+
+    assert f"{fake_pok.url}images/preview/" in response.content.decode()
+    assert fake_pok.calls["POST template preview"] == 1
+
+
+def test_staff_of_another_org_cannot_preview(client, fake_pok, pok_course, make_learner):
+    from common.djangoapps.student.roles import OrgStaffRole
+
+    outsider = make_learner(username="outsider")
+    OrgStaffRole("OtherX").add_users(outsider)
+    client.force_login(outsider)
+
+    assert SERVER_ERROR_PAGE in preview(client, pok_course).content.decode()
+    assert sum(fake_pok.calls.values()) == 0
+
+
 def test_a_learner_asking_for_the_preview_gets_the_platforms_error_page_and_pok_is_not_asked(
     client, fake_pok, pok_course, learner
 ):

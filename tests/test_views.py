@@ -185,6 +185,23 @@ def test_course_staff_look_up_learners_of_their_course_only(client, make_learner
     assert everywhere.status_code == 403
 
 
+def test_org_staff_look_up_learners_of_their_orgs_courses_only(
+    client, make_learner, make_course, make_credential, owner, emitted
+):
+    from common.djangoapps.student.roles import OrgStaffRole
+
+    other_org = make_credential(owner, make_course(course_id="course-v1:OtherX+AB1+2026"))
+    organizer = make_learner(username="organizer")
+    OrgStaffRole(emitted.course_key.org).add_users(organizer)
+    login(client, organizer)
+
+    own_org = client.get("/pok/credentials/lookup", {"course_id": str(emitted.course_key)})
+    elsewhere = client.get("/pok/credentials/lookup", {"course_id": str(other_org.course_key)})
+
+    assert [item["id"] for item in own_org.json()["credentials"]] == [str(emitted.public_id)]
+    assert elsewhere.status_code == 403
+
+
 def test_a_learner_cannot_use_the_staff_lookup(client, other_learner, emitted):
     response = login(client, other_learner).get("/pok/credentials/lookup", {"username": "ana"})
 
