@@ -45,7 +45,8 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
         {S.PENDING, S.REQUESTING, S.RETRYING, S.PROCESSING, S.EMITTED, S.FAILED, S.REVOKED}
     ),
     # revoked -> processing: the platform re-requested a certificate POK already holds; re-read POK's state.
-    S.REVOKED: frozenset({S.PENDING, S.PROCESSING}),
+    # revoked -> outcome_unknown: re-requested after a revocation while its POST was unanswered.
+    S.REVOKED: frozenset({S.PENDING, S.PROCESSING, S.OUTCOME_UNKNOWN}),
 }
 
 # States in which the learner is still waiting for POK (the "being issued" page).

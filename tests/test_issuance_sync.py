@@ -210,6 +210,60 @@ def test_a_refused_credential_is_sent_again_when_the_platform_asks_again(
     assert fake_pok.calls["POST credential"] == 2
 
 
+@transactional
+@pytest.mark.parametrize("revoked_while", ["outcome_unknown", "requesting"])
+def test_a_credential_pok_may_hold_is_not_sent_again_when_re_requested_after_revocation(
+    fake_pok, queued_tasks, learner, pok_course, course_grade, monkeypatch, revoked_while
+):
+    real_create = client.PokClient.create_credential
+
+    def create_then_lose_the_answer(self, body):
+        if revoked_while == "requesting":
+            send_revoked(learner, pok_course)
+        real_create(self, body)  # POK creates it (a credit is spent)...
+        raise client.PokOutcomeUnknown("read timed out")  # ...but its answer never arrives
+
+    with monkeypatch.context() as patched:
+        patched.setattr(client.PokClient, "create_credential", create_then_lose_the_answer)
+        request_certificate(learner, pok_course, course_grade())
+        queued_tasks.run()
+    if revoked_while == "outcome_unknown":
+        assert credential_of(learner, pok_course).state == S.OUTCOME_UNKNOWN
+        send_revoked(learner, pok_course)
+    assert credential_of(learner, pok_course).state == S.REVOKED
+
+    request_certificate(learner, pok_course, course_grade())  # the learner passes again
+    settle(queued_tasks)
+
+    credential = credential_of(learner, pok_course)
+    assert credential.state == S.OUTCOME_UNKNOWN
+    assert credential.history[-1]["from"] == S.REVOKED
+    assert len(fake_pok.credentials) == 1
+    with pytest.raises(issuance.DuplicateRisk):
+        issuance.retry_now(credential)
+
+
+@transactional
+@pytest.mark.parametrize("issued", [False, True])
+def test_an_operators_revocation_survives_a_new_request_from_the_platform(
+    fake_pok, queued_tasks, learner, pok_course, course_grade, caplog, issued
+):
+    request_certificate(learner, pok_course, course_grade())
+    if issued:
+        settle(queued_tasks)
+    issuance.revoke(credential_of(learner, pok_course), "issued by mistake")
+
+    with caplog.at_level("INFO", logger="openedx_pok.services.issuance"):
+        request_certificate(learner, pok_course, course_grade())
+    settle(queued_tasks)
+
+    credential = credential_of(learner, pok_course)
+    assert credential.state == S.REVOKED
+    assert credential.history[-1]["note"] == "issued by mistake"
+    assert fake_pok.calls["POST credential"] == (1 if issued else 0)
+    assert "not by the platform; its new request is ignored" in caplog.text
+
+
 # --- retirement ---------------------------------------------------------------------------------------
 
 

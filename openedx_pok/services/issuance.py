@@ -50,6 +50,10 @@ EVENT_EMITTED = "edx.pok.credential.emitted"
 EVENT_FAILED = "edx.pok.credential.failed"
 EVENT_REVOKED = "edx.pok.credential.revoked"
 
+# History notes of the revocations a new request from the platform may undo; an operator's may not.
+REVOKED_BY_PLATFORM = "certificate revoked in Open edX"
+REVOKED_IN_POK = "revoked in POK"
+
 
 class IssuanceError(Exception):
     """An operation on a credential was refused; the message says why."""
@@ -156,14 +160,30 @@ def _reopen(credential: PokCertificate, snapshot: dict) -> bool:
     """
     A new request from the platform for a row that is not going anywhere.
 
-    - revoked, never confirmed by POK: issued afresh (nothing was paid);
+    - revoked by an operator (or at retirement): stays revoked, a person decided;
     - revoked, with a POK credential: back to *processing*, so the status sync re-reads POK's own
       state instead of paying for a second credential;
+    - revoked while its POST was on the wire or its outcome unknown: *outcome unknown*, since POK
+      may hold it and only an operator may risk a duplicate;
+    - revoked, never sent: issued afresh (nothing was paid);
     - failed, never confirmed by POK (a configuration or validation problem): issued afresh;
     everything else (emitted, in flight, unknown outcome, failed inside POK) is left alone.
     """
     locked = PokCertificate.objects.select_for_update().get(pk=credential.pk)
-    if locked.state == S.REVOKED and locked.pok_credential_id:
+    if locked.state == S.REVOKED and not _revoked_by_platform_or_pok(locked):
+        log.info(
+            "POK credential %s (%s) was revoked here, not by the platform; its new request is ignored",
+            locked.pk,
+            locked.course_key,
+        )
+        return False
+    if locked.state == S.REVOKED and not locked.pok_credential_id and _revoked_mid_request(locked):
+        reason = "requested again by the platform; POK may already hold the credential sent before"
+        _move(locked, S.OUTCOME_UNKNOWN, reason)
+        locked.last_error = reason
+        locked.next_attempt_at = None
+        locked.save()
+    elif locked.state == S.REVOKED and locked.pok_credential_id:
         _move(locked, S.PROCESSING, "requested again by the platform; re-reading POK's state")
         locked.next_attempt_at = timezone.now()
         locked.save()
@@ -181,6 +201,20 @@ def _reopen(credential: PokCertificate, snapshot: dict) -> bool:
         return False
     credential.refresh_from_db()
     return True
+
+
+def _revocation(credential: PokCertificate) -> dict:
+    """The history entry of a revoked row's revocation (its last move)."""
+    return credential.history[-1] if credential.history else {}
+
+
+def _revoked_by_platform_or_pok(credential: PokCertificate) -> bool:
+    return _revocation(credential).get("note") in (REVOKED_BY_PLATFORM, REVOKED_IN_POK)
+
+
+def _revoked_mid_request(credential: PokCertificate) -> bool:
+    """Revoked while its POST was unanswered: the answer, lost or still coming, may have created it."""
+    return _revocation(credential).get("from") in (S.REQUESTING, S.OUTCOME_UNKNOWN)
 
 
 # --- queueing -------------------------------------------------------------------------------------
@@ -482,7 +516,7 @@ def _apply_pok_state(locked: PokCertificate, pok_credential: client.PokCredentia
     elif state == POK_REVOKED:
         locked.next_attempt_at = None
         if locked.state != S.REVOKED:
-            _move(locked, S.REVOKED, "revoked in POK")
+            _move(locked, S.REVOKED, REVOKED_IN_POK)
             _track(EVENT_REVOKED, locked)
     elif state in POK_FINAL_FAILURES:
         if locked.state != S.FAILED:
@@ -785,7 +819,7 @@ def revoke_for_platform(*, user_id: int, course_key) -> None:
     for credential in PokCertificate.objects.filter(user_id=user_id, course_key=course_key).exclude(
         state=S.REVOKED
     ):
-        revoke(credential, "certificate revoked in Open edX")
+        revoke(credential, REVOKED_BY_PLATFORM)
 
 
 def scrub_learner_pii(user) -> int:
