@@ -5,11 +5,11 @@ render context) and the plugin ships compiled catalogues for English, Spanish an
 
 import gettext
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from django.utils import translation
+from django.utils import timezone, translation
 
 import openedx_pok
 
@@ -55,13 +55,35 @@ def test_being_issued_page_is_in_the_viewers_language(
         assert text in content.content.decode()
 
 
-def test_delayed_page_is_in_spanish_for_a_spanish_viewer(client, fake_pok, certified, make_credential):
-    make_credential(certified.user, certified.course_id, state="failed")
+@pytest.mark.parametrize(
+    ("accept_language", "retry_in", "expected", "absent"),
+    [
+        ("es", timedelta(hours=1), "Seguiremos intentándolo", "equipo de soporte del curso"),
+        ("es", None, "necesita la atención del equipo de soporte del curso", "Seguiremos intentándolo"),
+        ("pt-br", timedelta(hours=1), "Continuaremos tentando", "equipe de suporte do curso"),
+        ("pt-br", None, "precisa da atenção da equipe de suporte do curso", "Continuaremos tentando"),
+    ],
+    ids=["es retry scheduled", "es nothing retries", "pt-br retry scheduled", "pt-br nothing retries"],
+)
+def test_delayed_page_is_in_the_viewers_language_whether_or_not_a_retry_is_scheduled(
+    client, fake_pok, certified, make_credential, accept_language, retry_in, expected, absent
+):
+    make_credential(
+        certified.user,
+        certified.course_id,
+        state="failed",
+        next_attempt_at=timezone.now() + retry_in if retry_in else None,
+    )
 
-    content = client.get(f"/certificates/{certified.verify_uuid}", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    content = client.get(
+        f"/certificates/{certified.verify_uuid}", HTTP_ACCEPT_LANGUAGE=accept_language
+    ).content.decode()
 
-    assert "Este certificado se está retrasando" in content
-    assert "no se ha perdido nada" in content
+    assert (
+        "Este certificado se está retrasando" if accept_language == "es" else "Este certificado está atrasado"
+    ) in content
+    assert expected in content
+    assert absent not in content
 
 
 def test_issue_date_is_written_the_viewers_way(client, fake_pok, certified, make_credential):

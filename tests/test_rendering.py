@@ -122,7 +122,7 @@ def test_the_learner_reads_that_their_own_certificate_is_being_issued(
     assert "Your certificate is being issued" in page
 
 
-def test_failed_credential_shows_a_calm_page_without_internals(
+def test_failed_credential_with_a_retry_scheduled_says_we_keep_trying(
     client, fake_pok, certified, make_credential, settings
 ):
     settings.POK_SUPPORT_URL = "https://support.example.com/certificates"
@@ -130,8 +130,9 @@ def test_failed_credential_shows_a_calm_page_without_internals(
         certified.user,
         certified.course_id,
         state="failed",
-        last_error="PokValidationError 422: customParameters.grade is required",
+        last_error="PokServerError 503: upstream unavailable",
         attempts=8,
+        next_attempt_at=timezone.now() + timedelta(hours=1),
     )
 
     response = certificate_page(client, certified)
@@ -139,11 +140,53 @@ def test_failed_credential_shows_a_calm_page_without_internals(
     assert response.status_code == 200
     page = response.content.decode()
     assert "This certificate is delayed" in page
-    assert "nothing is lost" in page
+    assert "nothing is lost. We will keep trying" in page
+    assert "needs attention" not in page
     assert 'href="https://support.example.com/certificates"' in page
+    for internal in ("503", "PokServerError", "Traceback", "attempt"):
+        assert internal not in page
+    assert total_calls(fake_pok) == 0
+
+
+def test_failed_credential_nothing_retries_asks_for_support_without_promising_a_retry(
+    client, fake_pok, certified, make_credential, settings
+):
+    """A definite refusal or an exhausted round has no next attempt: the page must not say we keep trying."""
+    settings.POK_SUPPORT_URL = "https://support.example.com/certificates"
+    make_credential(
+        certified.user,
+        certified.course_id,
+        state="failed",
+        last_error="PokValidationError 422: customParameters.grade is required",
+        attempts=8,
+        next_attempt_at=None,
+    )
+
+    response = certificate_page(client, certified)
+
+    page = response.content.decode()
+    assert "This certificate is delayed" in page
+    assert "nothing is lost, but issuing it needs attention from the course's support team" in page
+    assert "keep trying" not in page
+    assert "couple of days" not in page
+    assert '<a href="https://support.example.com/certificates">Contact support</a>' in page
     for internal in ("422", "customParameters", "PokValidationError", "Traceback", "attempt"):
         assert internal not in page
     assert total_calls(fake_pok) == 0
+
+
+def test_failed_page_without_a_support_link_sends_to_the_course_team(
+    client, fake_pok, certified, make_credential, settings
+):
+    settings.POK_SUPPORT_URL = ""
+    settings.SUPPORT_SITE_LINK = ""
+    settings.CONTACT_EMAIL = ""
+    make_credential(certified.user, certified.course_id, state="failed", next_attempt_at=None)
+
+    page = certificate_page(client, certified).content.decode()
+
+    assert "Contact the course team so they can look into it." in page
+    assert "<a href" not in page.split("panel notice", 1)[1]
 
 
 def test_failed_page_falls_back_to_the_platforms_support_link(

@@ -3,7 +3,10 @@ Learner data and POK's answers are untrusted on every page: names are escaped, a
 reach ``href``, ``src`` or a redirect only when they are https on POK's hosts.
 """
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from openedx_pok.models import CertificateTemplate
 
@@ -38,14 +41,19 @@ def assert_escaped(response):
     assert ESCAPED in page
 
 
-@pytest.mark.parametrize("state", ["emitted", "processing", "failed"])
+@pytest.mark.parametrize(
+    ("state", "next_attempt_in"),
+    [("emitted", None), ("processing", None), ("failed", None), ("failed", timedelta(hours=1))],
+    ids=["emitted", "processing", "failed", "failed with a retry scheduled"],
+)
 def test_learner_name_is_escaped_on_every_learner_page(
-    client, fake_pok, hostile_certificate, make_credential, state
+    client, fake_pok, hostile_certificate, make_credential, state, next_attempt_in
 ):
     make_credential(
         hostile_certificate.user,
         hostile_certificate.course_id,
         state=state,
+        next_attempt_at=timezone.now() + next_attempt_in if next_attempt_in else None,
         receiver_name=SCRIPT,
         title=f"Python {SCRIPT}",
         emitter=f"Org {SCRIPT}",

@@ -97,7 +97,11 @@ def _render_for_state(request, context: dict, credential: PokCertificate) -> Non
         )
     elif credential.state == CredentialState.FAILED:
         page = _learner_page(request, context, credential)
-        page["support_url"] = _support_url()
+        page.update(
+            support_url=_support_url(),
+            # Definite refusals and exhausted rounds have no next attempt: nothing will retry them.
+            retry_scheduled=credential.next_attempt_at is not None,
+        )
         response = HttpResponse(render_to_string("openedx_pok/delayed.html", page, request=request))
         response["Cache-Control"] = "no-cache, no-store, must-revalidate"
         raise CertificateRenderStarted.RenderCustomResponse("POK credential is delayed", response=response)
