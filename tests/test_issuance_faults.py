@@ -359,3 +359,30 @@ def test_a_late_refusal_after_the_sweep_gave_up_is_retried_since_nothing_was_cre
     settle(queued_tasks)
     assert_each_issued_once(fake_pok, learners[:1], pok_course)
     assert fake_pok.calls["POST credential"] == 2
+
+
+@transactional
+def test_an_unexpected_error_before_sending_is_retried_then_failed_where_operators_see_it(
+    fake_pok, queued_tasks, learners, pok_course, course_grade, monkeypatch, caplog
+):
+    from openedx_pok import platform_adapter
+
+    def modulestore_hiccup(course_key):
+        raise RuntimeError("modulestore hiccup")
+
+    monkeypatch.setattr(platform_adapter, "get_course_details", modulestore_hiccup)
+    request_certificate(learners[0], pok_course, course_grade())
+    with caplog.at_level("INFO"):
+        queued_tasks.run()  # the task does not raise
+
+    credential = credential_of(learners[0], pok_course)
+    assert credential.state == S.RETRYING
+    assert credential.attempts == 1
+    assert credential.last_error.startswith("unexpected error before sending: RuntimeError")
+    assert any(record.levelname == "ERROR" and record.exc_info for record in caplog.records)
+
+    settle(queued_tasks)
+    credential = credential_of(learners[0], pok_course)
+    assert credential.state == S.FAILED
+    assert credential.attempts == 4
+    assert fake_pok.calls["POST credential"] == 0

@@ -256,32 +256,10 @@ def issue(pok_certificate_id: int) -> None:
     if not _is_due(credential):
         log.debug("POK credential %s is %s and not due; skipped", credential.pk, credential.state)
         return
-    try:
-        payload = build_payload(credential)
-    except PayloadError as error:
-        _settle_unsent(credential, S.FAILED, f"payload: {error}", summary="payload could not be built")
+    prepared = _prepare(credential)
+    if prepared is None:
         return
-    except (client.PokUnavailable, client.PokRateLimited) as error:
-        _settle_unsent(
-            credential,
-            S.RETRYING,
-            f"template definition: {_describe(error)}",
-            summary=f"template definition: {_summary(error)}",
-            error=error,
-        )
-        return
-    except client.PokError as error:
-        _settle_unsent(
-            credential,
-            S.FAILED,
-            f"template definition: {_describe(error)}",
-            summary=f"template definition: {_summary(error)}",
-        )
-        return
-
-    claim = _claim(credential, payload)
-    if claim is None:
-        return
+    claim, payload = prepared
     try:
         pok_credential = client.get_client().create_credential(payload.body)
     except client.PokOutcomeUnknown as error:
@@ -292,6 +270,37 @@ def issue(pok_certificate_id: int) -> None:
         _settle_sent(claim, S.FAILED, error)
     else:
         _record_created(claim, pok_credential)
+
+
+def _prepare(credential: PokCertificate) -> tuple[_Claim, Payload] | None:
+    """Build the payload and claim the row; None when this worker is not to send it (settled or taken)."""
+    try:
+        payload = build_payload(credential)
+        claim = _claim(credential, payload)
+    except PayloadError as error:
+        _settle_unsent(credential, S.FAILED, f"payload: {error}", summary="payload could not be built")
+    except (client.PokUnavailable, client.PokRateLimited) as error:
+        _settle_unsent(
+            credential,
+            S.RETRYING,
+            f"template definition: {_describe(error)}",
+            summary=f"template definition: {_summary(error)}",
+            error=error,
+        )
+    except client.PokError as error:
+        _settle_unsent(
+            credential,
+            S.FAILED,
+            f"template definition: {_describe(error)}",
+            summary=f"template definition: {_summary(error)}",
+        )
+    except Exception as error:  # a bug or a platform hiccup: count it as an attempt, never loop unseen
+        log.exception("POK credential %s could not be prepared for sending", credential.pk)
+        reason = f"unexpected error before sending: {type(error).__name__}"
+        _settle_unsent(credential, S.RETRYING, reason, summary=reason)
+    else:
+        return None if claim is None else (claim, payload)
+    return None
 
 
 def _is_due(credential: PokCertificate, now: datetime | None = None) -> bool:
