@@ -154,3 +154,16 @@ def test_every_learner_facing_string_is_translated(language):
         untranslated = [message for message in learner_messages if translation.gettext(message) == message]
 
     assert untranslated == []
+
+
+@pytest.mark.parametrize(
+    ("language", "updated", "and_more"),
+    [("es", "actualizado", "y 3 más"), ("pt-br", "atualizado", "e mais 3")],
+)
+def test_operations_admin_strings_are_translated(language, updated, and_more):
+    """The credential admin's column and its bulk-action confirmation speak the staff member's language."""
+    with translation.override(language):
+        assert translation.gettext("updated") == updated
+        more = translation.ngettext("and %(counter)s more", "and %(counter)s more", 3) % {"counter": 3}
+
+    assert more == and_more
