@@ -40,7 +40,7 @@ def settle(queued_tasks, rounds=50, pause=0.0):
         else:
             waiting.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
             PokCertificate.objects.filter(state=S.PENDING).update(
-                modified=timezone.now() - timedelta(minutes=5)
+                modified=timezone.now() - issuance.LOST_TASK_AFTER - timedelta(minutes=1)
             )
         issuance.sweep()
         issuance.sync_statuses()

@@ -12,6 +12,8 @@ from tests.issuing import credential_of, request_certificate, revoked_certificat
 
 S = CredentialState
 transactional = pytest.mark.django_db(transaction=True)
+# Long enough after a row's last change for the sweep to call its task lost.
+LOST = issuance.LOST_TASK_AFTER + timedelta(seconds=1)
 
 
 @pytest.fixture(autouse=True)
@@ -377,9 +379,25 @@ def test_the_sweep_requeues_a_pending_credential_whose_task_was_lost(
     request_certificate(learner, pok_course, course_grade())
     queued_tasks.sent.clear()  # the broker lost the message
     assert issuance.sweep()["requeued"] == 0  # too recent to call it lost
-    assert issuance.sweep(now=timezone.now() + timedelta(minutes=2))["requeued"] == 1
+    assert issuance.sweep(now=timezone.now() + LOST)["requeued"] == 1
     settle(queued_tasks)
     assert credential_of(learner, pok_course).state == S.EMITTED
+
+
+@transactional
+def test_the_sweep_requeues_a_waiting_credential_once_per_period_not_every_run(
+    fake_pok, queued_tasks, make_learner, pok_course, course_grade
+):
+    for _ in range(3):
+        request_certificate(make_learner(), pok_course, course_grade())
+    queued_tasks.sent.clear()  # the workers are busy elsewhere (a backfill): the tasks wait
+    start = timezone.now() + LOST
+    requeued = [issuance.sweep(now=start + timedelta(minutes=minute))["requeued"] for minute in range(10)]
+    assert requeued == [3] + [0] * 9
+    assert issuance.sweep(now=start + issuance.LOST_TASK_AFTER + timedelta(seconds=1))["requeued"] == 3
+    assert queued_tasks.names.count("openedx_pok.tasks.issue_credential") == 6
+    queued_tasks.run()
+    assert fake_pok.calls["POST credential"] == 3
 
 
 @transactional
@@ -396,6 +414,6 @@ def test_a_broker_outage_is_survived_by_the_sweep(
         result = request_certificate(learner, pok_course, course_grade())
     assert result[0] == learner
     assert credential_of(learner, pok_course).state == S.PENDING
-    issuance.sweep(now=timezone.now() + timedelta(minutes=2))
+    issuance.sweep(now=timezone.now() + LOST)
     settle(queued_tasks)
     assert credential_of(learner, pok_course).state == S.EMITTED

@@ -32,8 +32,9 @@ S = CredentialState
 
 # A task delivered by Celery slightly before its countdown (clock skew between hosts) is still due.
 DUE_TOLERANCE = timedelta(seconds=1)
-# A pending row whose task has not started after this long was probably lost with its message.
-LOST_TASK_AFTER = timedelta(minutes=1)
+# A pending row whose task has not started after this long was probably lost with its message (or
+# the workers are busy with a backfill: the sweep then re-queues it once per period, not every run).
+LOST_TASK_AFTER = timedelta(minutes=10)
 # Upper bound for an honoured Retry-After, so that a strange header cannot park a credential for ever.
 MAX_RETRY_AFTER = 24 * 3600
 # Seconds of spread added to POK's Retry-After (at least; a tenth of a long Retry-After otherwise).
@@ -646,10 +647,10 @@ def sweep(now: datetime | None = None) -> dict:
     due = due_work(now)
     counts = {"requeued": 0, "outcome_unknown": 0, "reopened_failed": 0, "resent_unknown": 0}
 
-    for credential_id in [
-        *due.retries.values_list("pk", flat=True)[:BATCH_SIZE],
-        *due.lost_pending.values_list("pk", flat=True)[:BATCH_SIZE],
-    ]:
+    lost_ids = list(due.lost_pending.values_list("pk", flat=True)[:BATCH_SIZE])
+    # Their clock restarts: a task still waiting behind busy workers is not queued again every run.
+    PokCertificate.objects.filter(pk__in=lost_ids, state=S.PENDING).update(modified=now)
+    for credential_id in [*due.retries.values_list("pk", flat=True)[:BATCH_SIZE], *lost_ids]:
         _queue("issue_credential", credential_id)
         counts["requeued"] += 1
 
