@@ -11,10 +11,12 @@ that exact HTML from a file.
 
 import os
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.signals import request_started
+from django.utils import timezone
 
 from openedx_pok.models import CertificateTemplate, CredentialState, PokCertificate
 from openedx_pok.services import issuance
@@ -140,7 +142,11 @@ def test_screenshots_of_the_learner_pages(live_server, browser_profile, fake_pok
     certificate, credential = learner_passes()
     emit_and_sync(fake_pok, credential)
     failed_certificate, failed = learner_passes(username="carla", profile_name="Carla Souza")
-    PokCertificate.objects.filter(pk=failed.pk).update(state=CredentialState.FAILED)
+    PokCertificate.objects.filter(pk=failed.pk).update(
+        state=CredentialState.FAILED, next_attempt_at=timezone.now() + timedelta(hours=1)
+    )
+    refused_certificate, refused = learner_passes(username="elena", profile_name="Elena Ruiz")
+    PokCertificate.objects.filter(pk=refused.pk).update(state=CredentialState.FAILED, next_attempt_at=None)
     revoked_certificate, revoked = learner_passes(username="dario", profile_name="Darío López")
     PokCertificate.objects.filter(pk=revoked.pk).update(state=CredentialState.REVOKED)
     base = live_server.url
@@ -152,12 +158,20 @@ def test_screenshots_of_the_learner_pages(live_server, browser_profile, fake_pok
         ),
         screenshot(browser_profile, f"{base}/certificates/{issuing_certificate.verify_uuid}", "being-issued"),
         screenshot(browser_profile, f"{base}/certificates/{failed_certificate.verify_uuid}", "delayed"),
+        screenshot(
+            browser_profile, f"{base}/certificates/{refused_certificate.verify_uuid}", "delayed-needs-support"
+        ),
         screenshot(browser_profile, f"{base}/certificates/{revoked_certificate.verify_uuid}", "revoked"),
     ]
 
     assert len({path.read_bytes() for path in shots}) == len(shots)
     certificate_dom = dump_dom(browser_profile, f"{base}/certificates/{certificate.verify_uuid}", 2000)
     assert "View and verify on POK" in certificate_dom
+    delayed_dom = dump_dom(browser_profile, f"{base}/certificates/{failed_certificate.verify_uuid}", 2000)
+    assert "We will keep trying" in delayed_dom
+    refused_dom = dump_dom(browser_profile, f"{base}/certificates/{refused_certificate.verify_uuid}", 2000)
+    assert "needs attention from the course" in refused_dom
+    assert "We will keep trying" not in refused_dom
 
 
 def test_certificate_page_in_the_browsers_language(live_server, browser_profile, fake_pok, learner_passes):
