@@ -7,7 +7,7 @@ import os
 import threading
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from openedx_pok.models import CredentialState, PokCertificate
 from openedx_pok.services import issuance
@@ -97,3 +97,40 @@ def test_concurrent_sweeps_and_syncs_do_not_double_anything(
     assert fake_pok.calls["POST credential"] == len(learners)
     assert fake_pok.duplicates() == []
     assert set(PokCertificate.objects.values_list("state", flat=True)) == {CredentialState.EMITTED}
+
+
+def test_a_request_losing_the_race_in_a_repeatable_read_transaction_finds_the_winners_row(
+    fake_pok, queued_tasks, learner, pok_course, course_grade
+):
+    """The platform's transaction read before the creation step (MySQL's default isolation)."""
+
+    def record():
+        return issuance.record_certificate_request(
+            user=learner,
+            course_key=pok_course,
+            mode="verified",
+            status=None,
+            course_grade=course_grade(),
+            generation_mode="batch",
+        )
+
+    def other_worker():
+        record()
+        connection.close()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    try:
+        with transaction.atomic():
+            assert not PokCertificate.objects.filter(user=learner).exists()  # the snapshot is taken
+            winner = threading.Thread(target=other_worker)
+            winner.start()
+            winner.join(timeout=60)
+            credential = record()
+    finally:
+        connection.close()  # the next connection is opened with the configured isolation level
+
+    assert credential is not None
+    assert credential.pk == PokCertificate.objects.get().pk
+    settle(queued_tasks)
+    assert fake_pok.calls["POST credential"] == 1

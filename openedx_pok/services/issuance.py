@@ -146,7 +146,11 @@ def _as_course_key(course_key) -> CourseKey | None:
 
 
 def _get_or_create(user, course_key, snapshot) -> tuple[PokCertificate, bool]:
-    """One row per learner and course, even when two processes request it at the same moment."""
+    """
+    One row per learner and course, even when two processes request it at the same moment (inside
+    the caller's transaction). After losing the race, a locking read sees the winner's row, where a
+    plain read under MySQL's REPEATABLE READ would still see the snapshot without it.
+    """
     existing = PokCertificate.objects.filter(user=user, course_key=course_key).first()
     if existing is not None:
         return existing, False
@@ -154,7 +158,7 @@ def _get_or_create(user, course_key, snapshot) -> tuple[PokCertificate, bool]:
         with transaction.atomic():
             return PokCertificate.objects.create(user=user, course_key=course_key, **snapshot), True
     except IntegrityError:
-        return PokCertificate.objects.get(user=user, course_key=course_key), False
+        return PokCertificate.objects.select_for_update().get(user=user, course_key=course_key), False
 
 
 def _reopen(credential: PokCertificate, snapshot: dict) -> bool:
