@@ -288,6 +288,62 @@ def test_retirement_scrubs_names_and_emails(fake_pok, queued_tasks, make_learner
     assert credential_of(staying, pok_course).receiver_name == "Bo Li"
 
 
+@transactional
+def test_retirement_forgets_poks_words_and_never_sends_what_pok_does_not_hold(
+    fake_pok, queued_tasks, make_learner, pok_course, make_course, enable_pok_for_course, course_grade
+):
+    from openedx.core.djangoapps.user_api.accounts.signals import USER_RETIRE_LMS_MISC
+
+    learner = make_learner(profile_name="Ana García")
+    email = learner.email
+    refused_course, waiting_course = pok_course, make_course()
+    enable_pok_for_course(waiting_course)
+    fake_pok.fail_next("POST credential", status=422, message=f"receiver.email {email} is not valid")
+    request_certificate(learner, refused_course, course_grade())
+    queued_tasks.run()
+    request_certificate(learner, waiting_course, course_grade())  # its task has not run yet
+    assert email in credential_of(learner, refused_course).last_error
+
+    USER_RETIRE_LMS_MISC.send(sender=None, user=learner)
+    learner.email = "retired__user_1@retired.invalid"  # what the platform's retirement leaves
+    learner.save()
+
+    for course in (refused_course, waiting_course):
+        credential = credential_of(learner, course)
+        assert credential.state == S.REVOKED
+        assert credential.last_error == ""
+        assert all(entry["note"] == "" for entry in credential.history[:-1])
+        assert email not in str(credential.history)
+        assert credential.history[-1]["note"] == "learner retired"
+        assert all(entry["at"] and entry["to"] for entry in credential.history)
+    settle(queued_tasks)
+    for course in (refused_course, waiting_course):
+        request_certificate(learner, course, course_grade())  # e.g. a regrade after retirement
+    settle(queued_tasks)
+    assert fake_pok.calls["POST credential"] == 1  # only the refused one, before retirement
+    assert {credential_of(learner, course).state for course in (refused_course, waiting_course)} == {
+        S.REVOKED
+    }
+
+
+@transactional
+def test_a_refusal_arriving_after_retirement_is_not_kept(
+    fake_pok, queued_tasks, learner, pok_course, course_grade, monkeypatch
+):
+    from openedx.core.djangoapps.user_api.accounts.signals import USER_RETIRE_LMS_MISC
+
+    def retired_while_on_the_wire(self, body):
+        USER_RETIRE_LMS_MISC.send(sender=None, user=learner)
+        raise client.PokValidationError(f"receiver.email {body['receiver']['email']} is not valid", 422)
+
+    monkeypatch.setattr(client.PokClient, "create_credential", retired_while_on_the_wire)
+    request_certificate(learner, pok_course, course_grade())
+    settle(queued_tasks)
+    credential = credential_of(learner, pok_course)
+    assert credential.state == S.REVOKED
+    assert credential.last_error == ""
+
+
 # --- operator actions ---------------------------------------------------------------------------------
 
 

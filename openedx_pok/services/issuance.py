@@ -54,6 +54,7 @@ EVENT_REVOKED = "edx.pok.credential.revoked"
 # History notes of the revocations a new request from the platform may undo; an operator's may not.
 REVOKED_BY_PLATFORM = "certificate revoked in Open edX"
 REVOKED_IN_POK = "revoked in POK"
+RETIRED = "learner retired"
 
 
 class IssuanceError(Exception):
@@ -380,8 +381,9 @@ def _settle_sent(claim: _Claim, state: str, error: client.PokError) -> None:
         if locked is None or not _still_ours(locked, claim):
             return
         if locked.state == S.REVOKED:
-            locked.last_error = reason[:2000]
-            locked.save()
+            if _revocation(locked).get("note") != RETIRED:  # POK's words may quote the retired learner
+                locked.last_error = reason[:2000]
+                locked.save()
             return
         if state == S.OUTCOME_UNKNOWN:
             if locked.state != S.OUTCOME_UNKNOWN:
@@ -837,10 +839,27 @@ def revoke_for_platform(*, user_id: int, course_key) -> None:
 
 
 def scrub_learner_pii(user) -> int:
-    """Retirement: forget the names and emails copied from the learner; returns the rows scrubbed."""
-    scrubbed = PokCertificate.objects.filter(user=user).update(
-        receiver_name="", receiver_email="", modified=timezone.now()
-    )
+    """
+    Retirement: forget the names and emails copied from the learner, and POK's error texts and
+    history notes that may quote them; returns the rows scrubbed. A credential POK does not hold
+    is revoked, so the retired placeholder identity is never sent. One POK holds stays as it is:
+    POK has no revoke endpoint.
+    """
+    scrubbed = 0
+    for credential_id in PokCertificate.objects.filter(user=user).values_list("pk", flat=True):
+        with transaction.atomic():
+            locked = _lock(credential_id, skip_locked=False)
+            if locked is None:
+                continue
+            locked.receiver_name = ""
+            locked.receiver_email = ""
+            locked.last_error = ""
+            locked.history = [{**entry, "note": ""} for entry in locked.history]
+            if not locked.pok_credential_id and locked.state != S.REVOKED:
+                _move(locked, S.REVOKED, RETIRED)
+                locked.next_attempt_at = None
+            locked.save()
+        scrubbed += 1
     log.info("Scrubbed learner data from %s POK credential(s) of user %s", scrubbed, user.pk)
     return scrubbed
 
