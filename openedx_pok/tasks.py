@@ -6,14 +6,20 @@ the beat schedule in :mod:`openedx_pok.celery_schedule` runs the periodic ones.
 """
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from celery import shared_task
+from django.core.cache import cache
 
 from openedx_pok import client
 from openedx_pok.models import PokCertificate
 from openedx_pok.services import issuance
 
 log = logging.getLogger(__name__)
+
+# How long a periodic run keeps others out if its worker dies before releasing the lock.
+SINGLE_FLIGHT_TIMEOUT = 5 * 60
 
 
 @shared_task(name="openedx_pok.tasks.issue_credential", ignore_result=True)
@@ -22,10 +28,29 @@ def issue_credential(pok_certificate_id: int) -> None:
     issuance.issue(int(pok_certificate_id))
 
 
+@contextmanager
+def _single_flight(name: str) -> Iterator[bool]:
+    """
+    Whether this run may go ahead: a slow POK must not make beat's runs overlap and pile up on the
+    workers. The shared cache's add() is atomic, so only one run holds the lock.
+    """
+    key = f"openedx_pok.single_flight.{name}"
+    acquired = cache.add(key, "running", SINGLE_FLIGHT_TIMEOUT)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            cache.delete(key)
+
+
 @shared_task(name="openedx_pok.tasks.sweep_credentials", ignore_result=True)
 def sweep_credentials() -> dict:
     """Re-queue credentials due for a retry and settle the ones stuck mid-request."""
-    counts = issuance.sweep()
+    with _single_flight("sweep") as acquired:
+        if not acquired:
+            log.info("POK sweep skipped: the previous run is still going")
+            return {}
+        counts = issuance.sweep()
     log.info("POK sweep: %s", counts)
     return counts
 
@@ -33,7 +58,11 @@ def sweep_credentials() -> dict:
 @shared_task(name="openedx_pok.tasks.sync_credential_statuses", ignore_result=True)
 def sync_credential_statuses() -> dict:
     """Poll POK for the credentials it is still processing."""
-    counts = issuance.sync_statuses()
+    with _single_flight("status_sync") as acquired:
+        if not acquired:
+            log.info("POK status sync skipped: the previous run is still going")
+            return {}
+        counts = issuance.sync_statuses()
     log.info("POK status sync: %s", counts)
     return counts
 

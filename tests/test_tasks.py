@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from openedx_pok import celery_schedule, tasks
 from openedx_pok.models import CredentialState, PokCertificate
+from openedx_pok.services import issuance
 from tests.issuing import request_certificate
 
 transactional = pytest.mark.django_db(transaction=True)
@@ -96,3 +97,31 @@ def test_the_beat_schedule_runs_the_sweep_and_the_sync(settings):
     assert all(
         entry["options"] == {"queue": "other"} for entry in celery_schedule.beat_schedule("other").values()
     )
+
+
+@pytest.mark.parametrize(
+    ("task", "service"),
+    [(tasks.sweep_credentials, "sweep"), (tasks.sync_credential_statuses, "sync_statuses")],
+)
+def test_a_periodic_run_is_skipped_while_the_previous_one_is_still_going(monkeypatch, caplog, task, service):
+    runs = []
+
+    def slow_run():
+        runs.append("outer")
+        assert task() == {}  # beat fires again while POK is slow
+        return {"polled": 0}
+
+    monkeypatch.setattr(issuance, service, slow_run)
+    with caplog.at_level("INFO", logger="openedx_pok.tasks"):
+        assert task() == {"polled": 0}
+    assert runs == ["outer"]
+    assert "skipped: the previous run is still going" in caplog.text
+
+    def failing_run():
+        raise ConnectionError("POK unreachable")
+
+    monkeypatch.setattr(issuance, service, failing_run)
+    with pytest.raises(ConnectionError):
+        task()
+    monkeypatch.setattr(issuance, service, lambda: {"polled": 1})
+    assert task() == {"polled": 1}  # the lock was released by the failed run
