@@ -9,9 +9,11 @@ exceptions, never platform objects they would have to understand.
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils import timezone
 from opaque_keys.edx.keys import CourseKey
 
 from openedx_pok.conf import COURSE_WAFFLE_FLAG_NAME, setting
@@ -203,6 +205,31 @@ def is_course_staff(user, course_key: CourseKey) -> bool:
         or OrgStaffRole(course_key.org).has_user(user)
         or OrgInstructorRole(course_key.org).has_user(user)
     )
+
+
+def certificate_available_date(course_key: CourseKey) -> datetime | None:
+    """
+    When learners may first see the course's certificates, as the platform decides it
+    (``certificates_viewable_for_course``); None when they already may. An instructor-paced course
+    with display behaviour "end" or "end_with_date" shows them only after its end or its certificate
+    available date. A course with no such date at all gets None: there would be nothing to wait for.
+    """
+    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview
+
+    try:
+        course = CourseOverview.get_from_id(course_key)
+    except CourseOverview.DoesNotExist:
+        return None
+    if course.self_paced or course.certificates_show_before_end:
+        return None
+    behavior = course.certificates_display_behavior
+    if behavior in ("early_no_info", "early_with_info"):  # older releases also show "early_with_info" early
+        return None
+    if behavior == "end_with_date" and course.certificate_available_date:
+        available_at = course.certificate_available_date
+    else:
+        available_at = course.end  # "end", and what the platform reads as "end" without a date
+    return available_at if available_at and available_at > timezone.now() else None
 
 
 def grade_percent(course_grade) -> Decimal | None:

@@ -49,7 +49,10 @@ ACTIVE_CERTIFICATE_CONFIG = {
 
 @pytest.fixture
 def make_course(db):
-    """A course the platform knows, with Studio's certificate configurations."""
+    """
+    A course the platform knows, with Studio's certificate configurations; other CourseOverview
+    fields (pacing, end, certificate display) may be given by name.
+    """
     from openedx.core.djangoapps.content.course_overviews.models import CourseOverview
 
     def make(course_id=None, display_name="Python 101", certificates=None, organization_name=None, **fields):
@@ -64,6 +67,7 @@ def make_course(db):
             display_number_with_default=fields.pop("number", course_key.course),
             language=fields.pop("language", "en"),
             certificates=certificates,
+            **fields,
         )
         if organization_name:
             from organizations.api import add_organization, add_organization_course

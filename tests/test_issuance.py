@@ -196,6 +196,101 @@ def test_the_global_switch_issues_in_every_course(
     assert credential_of(learner, course_key).state == S.EMITTED
 
 
+LATER = timedelta(days=3)
+
+
+def from_now(course_fields):
+    """Course fields with each time offset turned into the date that far from now."""
+    return {
+        name: timezone.now() + value if isinstance(value, timedelta) else value
+        for name, value in course_fields.items()
+    }
+
+
+@transactional
+@pytest.mark.parametrize(
+    "course_fields",
+    [
+        {"certificates_display_behavior": "end_with_date", "certificate_available_date": LATER},
+        {"certificates_display_behavior": "end", "end": LATER},
+        {"certificates_display_behavior": None, "end": LATER},
+    ],
+    ids=["available-date", "course-end", "default-behaviour"],
+)
+def test_a_credential_is_sent_only_when_the_platform_shows_the_courses_certificates(
+    fake_pok, queued_tasks, learner, make_course, enable_pok_for_course, course_grade, course_fields
+):
+    fields = from_now(course_fields)
+    course_key = make_course(**fields)
+    enable_pok_for_course(course_key)
+    available_at = fields.get("certificate_available_date") or fields["end"]
+
+    request_certificate(learner, course_key, course_grade())
+    credential = credential_of(learner, course_key)
+    assert (credential.state, credential.next_attempt_at) == (S.PENDING, available_at)
+    assert queued_tasks.sent == []
+    for hours in (0, 1, 71):
+        assert issuance.sweep(now=timezone.now() + timedelta(hours=hours))["requeued"] == 0
+    issuance.issue(credential.pk)  # a stray task changes nothing
+    assert fake_pok.calls["POST credential"] == 0
+
+    # Three days pass: the row was recorded then, and its date has just come.
+    PokCertificate.objects.update(
+        modified=timezone.now() - LATER, next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    assert issuance.sweep()["requeued"] == 1
+    settle(queued_tasks)
+    assert credential_of(learner, course_key).state == S.EMITTED
+    assert fake_pok.calls["POST credential"] == 1
+
+
+@transactional
+@pytest.mark.parametrize(
+    "course_fields",
+    [
+        {
+            "self_paced": True,
+            "certificates_display_behavior": "end_with_date",
+            "certificate_available_date": LATER,
+        },
+        {"certificates_display_behavior": "early_no_info", "end": LATER},
+        {"certificates_show_before_end": True, "certificates_display_behavior": "end", "end": LATER},
+        {
+            "certificates_display_behavior": "end_with_date",
+            "certificate_available_date": -LATER,
+            "end": LATER,
+        },
+        {"certificates_display_behavior": "end", "end": -LATER, "certificate_available_date": LATER},
+        {"certificates_display_behavior": "end", "end": None},
+    ],
+    ids=["self-paced", "early", "show-before-end", "date-passed", "ended", "no-end"],
+)
+def test_a_course_whose_certificates_already_show_issues_at_once(
+    fake_pok, queued_tasks, learner, make_course, enable_pok_for_course, course_grade, course_fields
+):
+    course_key = make_course(**from_now(course_fields))
+    enable_pok_for_course(course_key)
+    request_certificate(learner, course_key, course_grade())
+    assert credential_of(learner, course_key).next_attempt_at is None
+    assert queued_tasks.run() >= 1
+    assert fake_pok.calls["POST credential"] == 1
+
+
+@transactional
+def test_the_sweep_queues_a_waiting_credential_as_soon_as_its_date_comes(
+    fake_pok, queued_tasks, learner, make_course, enable_pok_for_course, course_grade
+):
+    available_at = timezone.now() + timedelta(minutes=5)  # sooner than a task is called lost
+    course_key = make_course(
+        certificates_display_behavior="end_with_date", certificate_available_date=available_at
+    )
+    enable_pok_for_course(course_key)
+    request_certificate(learner, course_key, course_grade())
+    assert issuance.sweep(now=available_at - timedelta(seconds=1))["requeued"] == 0
+    assert issuance.sweep(now=available_at + timedelta(seconds=1))["requeued"] == 1
+    assert issuance.sweep(now=available_at + timedelta(minutes=1))["requeued"] == 0
+
+
 @transactional
 def test_requesting_again_never_issues_twice(fake_pok, queued_tasks, learner, pok_course, course_grade):
     request_certificate(learner, pok_course, course_grade())

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from opaque_keys import InvalidKeyError
 from opaque_keys.edx.keys import CourseKey
@@ -114,9 +114,29 @@ def record_certificate_request(
             )
             return credential
         if credential.state == S.PENDING:
-            _queue_issue_on_commit(credential.pk)
+            _queue_when_viewable(credential)
         _track(EVENT_REQUESTED, credential)
     return credential
+
+
+def _queue_when_viewable(credential: PokCertificate) -> None:
+    """
+    POK publishes a credential at once, so it is not sent before the platform shows the course's
+    certificates (an instructor-paced course's end or certificate available date): until then it
+    waits, pending, for the sweep.
+    """
+    available_at = platform_adapter.certificate_available_date(credential.course_key)
+    if available_at is None:
+        _queue_issue_on_commit(credential.pk)
+        return
+    PokCertificate.objects.filter(pk=credential.pk).update(next_attempt_at=available_at)
+    credential.next_attempt_at = available_at
+    log.info(
+        "POK credential %s (%s) waits until %s, when the course's certificates become visible",
+        credential.pk,
+        credential.course_key,
+        available_at.isoformat(),
+    )
 
 
 def _wants_credential(user, course_key: CourseKey, status) -> bool:
@@ -310,9 +330,8 @@ def _prepare(credential: PokCertificate) -> tuple[_Claim, Payload] | None:
 
 
 def _is_due(credential: PokCertificate, now: datetime | None = None) -> bool:
-    if credential.state == S.PENDING:
-        return True
-    if credential.state == S.RETRYING:
+    """Pending rows may wait for the course's certificate date, retrying rows for their backoff."""
+    if credential.state in (S.PENDING, S.RETRYING):
         now = now or timezone.now()
         return credential.next_attempt_at is None or credential.next_attempt_at <= now + DUE_TOLERANCE
     return False
@@ -704,7 +723,10 @@ def due_work(now: datetime | None = None) -> DueWork:
     resend_after = setting("POK_UNKNOWN_OUTCOME_RETRY_AFTER")
     return DueWork(
         retries=rows.filter(state=S.RETRYING).exclude(next_attempt_at__gt=now),
-        lost_pending=rows.filter(state=S.PENDING, modified__lt=now - LOST_TASK_AFTER),
+        # A task not run for LOST_TASK_AFTER, or never queued yet for a certificate date now passed.
+        lost_pending=rows.filter(state=S.PENDING)
+        .exclude(next_attempt_at__gt=now)
+        .filter(Q(modified__lt=now - LOST_TASK_AFTER) | Q(modified__lt=F("next_attempt_at"))),
         unanswered_requests=rows.filter(state=S.REQUESTING, requesting_since__lt=stuck_before),
         failed_rounds=rows.filter(state=S.FAILED, next_attempt_at__lte=now),
         unknown_outcomes_to_resend=(

@@ -11,6 +11,12 @@ class CourseOverview(models.Model):
     display_org_with_default = models.TextField()
     display_number_with_default = models.TextField()
     language = models.TextField(null=True)
+    end = models.DateTimeField(null=True)
+    self_paced = models.BooleanField(default=False)
+    # When learners may see the course's certificates ("early_no_info", "end", "end_with_date").
+    certificates_display_behavior = models.TextField(null=True)
+    certificates_show_before_end = models.BooleanField(default=False)
+    certificate_available_date = models.DateTimeField(default=None, null=True)
     # The platform keeps this in the modulestore's course block (course.certificates); here it rides along.
     certificates = models.JSONField(default=dict)
 
