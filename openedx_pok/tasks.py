@@ -43,28 +43,26 @@ def _single_flight(name: str) -> Iterator[bool]:
             cache.delete(key)
 
 
+def _run_periodic(name: str, work) -> dict:
+    with _single_flight(name) as acquired:
+        if not acquired:
+            log.info("POK %s skipped: the previous run is still going", name)
+            return {}
+        counts = work()
+    log.info("POK %s: %s", name, counts)
+    return counts
+
+
 @shared_task(name="openedx_pok.tasks.sweep_credentials", ignore_result=True)
 def sweep_credentials() -> dict:
     """Re-queue credentials due for a retry and settle the ones stuck mid-request."""
-    with _single_flight("sweep") as acquired:
-        if not acquired:
-            log.info("POK sweep skipped: the previous run is still going")
-            return {}
-        counts = issuance.sweep()
-    log.info("POK sweep: %s", counts)
-    return counts
+    return _run_periodic("sweep", issuance.sweep)
 
 
 @shared_task(name="openedx_pok.tasks.sync_credential_statuses", ignore_result=True)
 def sync_credential_statuses() -> dict:
     """Poll POK for the credentials it is still processing."""
-    with _single_flight("status_sync") as acquired:
-        if not acquired:
-            log.info("POK status sync skipped: the previous run is still going")
-            return {}
-        counts = issuance.sync_statuses()
-    log.info("POK status sync: %s", counts)
-    return counts
+    return _run_periodic("status sync", issuance.sync_statuses)
 
 
 @shared_task(name="openedx_pok.tasks.refresh_credential_image", ignore_result=True)
