@@ -34,7 +34,7 @@ def _single_flight(name: str) -> Iterator[bool]:
     Whether this run may go ahead: a slow POK must not make beat's runs overlap and pile up on the
     workers. The shared cache's add() is atomic, so only one run holds the lock.
     """
-    key = f"openedx_pok.single_flight.{name}"
+    key = f"openedx_pok.single_flight.{name.replace(' ', '_')}"
     acquired = cache.add(key, "running", SINGLE_FLIGHT_TIMEOUT)
     try:
         yield acquired
