@@ -118,7 +118,7 @@ def main() -> int:
     print(f"learners through the creation step: {len(durations)} (broker {options.broker})")
     print(f"median time inside run_filter:      {median:.2f} ms (p95 {p95:.2f} ms)")
     print(f"POK calls during the steps:         {calls_during_steps}")
-    print(f"credentials recorded and queued:    {recorded}")
+    print(f"credentials recorded and queued:    {recorded} (10 of them while warming up)")
     print(f"one synchronous POST:               {post:.0f} ms (POK answers in {options.latency:g} s)")
     print(f"the POST takes {post / median:.0f} times the median step")
     return 0
