@@ -13,24 +13,33 @@ sys.path[:0] = [str(ROOT), str(ROOT / "platform_stand_ins")]
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 
 
-def create_python_course():
-    """Example University's Python 101, with an active certificate configuration; returns its key."""
+def create_course(course_id: str, *, display_name: str, course_title: str, organization_name: str = ""):
+    """A course with an active certificate configuration, and its organisation when named; returns its key."""
     from opaque_keys.edx.keys import CourseKey
     from openedx.core.djangoapps.content.course_overviews.models import CourseOverview
     from organizations.api import add_organization, add_organization_course
 
-    course_key = CourseKey.from_string("course-v1:ExampleX+PY101+2026")
+    course_key = CourseKey.from_string(course_id)
     CourseOverview.objects.create(
         id=course_key,
-        display_name="Python 101",
-        org="ExampleX",
-        display_org_with_default="ExampleX",
-        display_number_with_default="PY101",
+        display_name=display_name,
+        org=course_key.org,
+        display_org_with_default=course_key.org,
+        display_number_with_default=course_key.course,
         language="en",
-        certificates={
-            "certificates": [{"id": 1, "is_active": True, "course_title": "Introduction to Python"}]
-        },
+        certificates={"certificates": [{"id": 1, "is_active": True, "course_title": course_title}]},
     )
-    organization = add_organization({"name": "Example University", "short_name": "ExampleX"})
-    add_organization_course(organization, course_key)
+    if organization_name:
+        organization = add_organization({"name": organization_name, "short_name": course_key.org})
+        add_organization_course(organization, course_key)
     return course_key
+
+
+def create_python_course():
+    """Example University's Python 101, the course the creation and render benchmarks time."""
+    return create_course(
+        "course-v1:ExampleX+PY101+2026",
+        display_name="Python 101",
+        course_title="Introduction to Python",
+        organization_name="Example University",
+    )

@@ -27,7 +27,7 @@ import threading
 import time
 import tracemalloc
 
-import _common  # noqa: F401  (sets the path and settings)
+from _common import create_course  # importing _common also sets the path and settings
 
 TEMPLATE_ID = "default-template"
 API_KEY = "bench-key"
@@ -192,25 +192,6 @@ def skip_disk_flushes(sender, connection, **kwargs):
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA synchronous=NORMAL")
-
-
-def create_course(course_id: str):
-    from opaque_keys.edx.keys import CourseKey
-    from openedx.core.djangoapps.content.course_overviews.models import CourseOverview
-
-    course_key = CourseKey.from_string(course_id)
-    CourseOverview.objects.create(
-        id=course_key,
-        display_name="Backfill 101",
-        org="BenchX",
-        display_org_with_default="BenchX",
-        display_number_with_default="BF101",
-        language="en",
-        certificates={
-            "certificates": [{"is_active": True, "course_title": "Backfill 101", "signatories": []}]
-        },
-    )
-    return course_key
 
 
 def create_learners(course_key, count: int) -> None:
@@ -396,7 +377,11 @@ def main() -> int:
             failures = []
             runs = [("throughput (memory: resident size)", False), ("memory (tracemalloc)", True)]
             for run, trace_memory in runs[: 1 if options.skip_memory_run else 2]:
-                course_key = create_course(f"course-v1:BenchX+BF{trace_memory:d}+2026")
+                course_key = create_course(
+                    f"course-v1:BenchX+BF{trace_memory:d}+2026",
+                    display_name="Backfill 101",
+                    course_title="Backfill 101",
+                )
                 create_learners(course_key, options.learners)
                 figures = backfill(course_key, options, pok, trace_memory=trace_memory)
                 report(run, options, figures, course_key)
