@@ -233,7 +233,10 @@ def certificate_available_date(course_key: CourseKey) -> datetime | None:
 
 
 def grade_percent(course_grade) -> Decimal | None:
-    """The platform passes a CourseGrade (``percent`` from 0 to 1), or None, despite the float annotation."""
+    """
+    Percent from the CourseGrade the platform passes (``percent`` from 0 to 1, despite the float
+    annotation), or from the 0..1 fraction a GeneratedCertificate keeps; None when there is none.
+    """
     percent = getattr(course_grade, "percent", course_grade)
     if percent is None or isinstance(percent, bool):
         return None

@@ -6,6 +6,7 @@ test client, for every credential state. No state may cost a POK request.
 
 import logging
 from datetime import timedelta
+from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import crum
@@ -245,6 +246,7 @@ def test_existing_certificate_gets_a_credential_requested_when_configured(
     credential = PokCertificate.objects.get(user=certified.user, course_key=certified.course_id)
     assert credential.state == CredentialState.PENDING
     assert credential.mode == "verified"
+    assert credential.grade_percent == Decimal("88.00")
     assert total_calls(fake_pok) == 0
 
 

@@ -231,27 +231,11 @@ def _queue_issuance_for_existing_certificate(user_id: int, course_key: CourseKey
             course_key=course_key,
             mode=certificate.mode,
             status=certificate.status,
-            course_grade=StoredGrade.from_platform(certificate.grade),
+            course_grade=certificate.grade,
             generation_mode=None,
         )
     except Exception:
         log.exception("Could not queue a POK credential for an existing certificate in %s", course_key)
-
-
-@dataclass(frozen=True)
-class StoredGrade:
-    """The grade a GeneratedCertificate keeps (a 0..1 string), shaped like the platform's CourseGrade."""
-
-    percent: float | None
-    letter_grade: str = ""
-    passed: bool = True
-
-    @classmethod
-    def from_platform(cls, grade: str) -> "StoredGrade":
-        try:
-            return cls(percent=float(grade))
-        except (TypeError, ValueError):
-            return cls(percent=None)
 
 
 # Studio preview ------------------------------------------------------------------------------
