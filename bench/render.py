@@ -40,7 +40,7 @@ def issue_one_certificate(server, tasks):
     from lms.djangoapps.certificates.generation_handler import _generate_certificate_task
 
     from openedx_pok.models import PokCertificate
-    from openedx_pok.services import issuance
+    from openedx_pok.services import status, sweep
 
     course_key = create_python_course()
     learner = get_user_model().objects.create_user(username="ana", email="ana@example.com", password=None)
@@ -51,10 +51,10 @@ def issue_one_certificate(server, tasks):
     tasks.run()
     server.emit_all()
     PokCertificate.objects.update(next_attempt_at=None)
-    issuance.sync_statuses()
+    sweep.sync_statuses()
     credential = PokCertificate.objects.get(user=learner, course_key=course_key)
     if not credential.image_url:
-        issuance.refresh_image(credential)
+        status.refresh_image(credential)
     credential.refresh_from_db()
     assert credential.state == "emitted", credential.state
     return certificate, credential

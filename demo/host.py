@@ -1,10 +1,9 @@
 """
-Runs the whole demo in one process: the fake POK server, the Django host, a Celery worker and the
-periodic tasks, until Ctrl-C.
+Runs the whole demo in one process: the fake POK server, the Django host and a Celery worker, until
+Ctrl-C. No Celery beat, as on Tutor: credentials schedule their own retries and status checks.
 
 Environment: DEMO_PORT (web port, default 8000; 0 picks a free one), DEMO_DB_PATH (SQLite file,
-default demo/var/demo.sqlite3), DEMO_EMIT_AFTER (seconds POK takes to emit, default 5),
-DEMO_BEAT_INTERVAL (seconds between two runs of the periodic tasks, default 3).
+default demo/var/demo.sqlite3), DEMO_EMIT_AFTER (seconds POK takes to emit, default 5).
 """
 
 import errno
@@ -13,7 +12,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -21,37 +19,6 @@ log = logging.getLogger("demo")
 
 DEFAULT_PORT = 8000
 DEFAULT_EMIT_AFTER = 5.0
-
-
-class PeriodicTasks:
-    """A tiny Celery beat: sends each task of CELERYBEAT_SCHEDULE to the worker at its interval."""
-
-    TICK_SECONDS = 0.5
-
-    def __init__(self, celery_app, schedule: dict):
-        self.celery_app = celery_app
-        self.entries = [(entry["task"], float(entry["schedule"])) for entry in schedule.values()]
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="demo-beat", daemon=True)
-
-    def start(self):
-        self._thread.start()
-
-    def stop(self):
-        self._stopping.set()
-        self._thread.join(timeout=5)
-
-    def _run(self):
-        due = {task_name: time.monotonic() + interval for task_name, interval in self.entries}
-        while not self._stopping.wait(self.TICK_SECONDS):
-            for task_name, interval in self.entries:
-                if time.monotonic() < due[task_name]:
-                    continue
-                due[task_name] = time.monotonic() + interval
-                try:
-                    self.celery_app.send_task(task_name)
-                except Exception:
-                    log.exception("Could not send the periodic task %s", task_name)
 
 
 class DemoHost:
@@ -103,15 +70,11 @@ class DemoHost:
 
     def _start_worker(self):
         from celery.contrib.testing.worker import start_worker
-        from django.conf import settings
 
         from demo.celery_app import app
 
         worker = start_worker(app, pool="solo", concurrency=1, perform_ping_check=False, loglevel="WARNING")
         self._stack.enter_context(_embedded_worker(worker))
-        beat = PeriodicTasks(app, settings.CELERYBEAT_SCHEDULE)
-        beat.start()
-        self._stack.callback(beat.stop)
 
     def _start_web_server(self):
         from django.contrib.staticfiles.handlers import StaticFilesHandler

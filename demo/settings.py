@@ -13,8 +13,6 @@ from pathlib import Path
 import django
 from edx_django_utils.plugins import add_plugins, get_plugin_apps
 
-from openedx_pok.celery_schedule import beat_schedule
-
 DEMO_DIR = Path(__file__).resolve().parent
 REPO_DIR = DEMO_DIR.parent
 STAND_INS_DIR = REPO_DIR / "platform_stand_ins"
@@ -61,13 +59,10 @@ CELERY_DEFAULT_QUEUE = "celery"
 CELERY_ALWAYS_EAGER = False
 CELERY_RESULT_SERIALIZER = "json"
 CELERYD_HIJACK_ROOT_LOGGER = False
-# What an operator schedules with Celery beat (openedx_pok.celery_schedule), every few seconds
-# instead of every minute; demo.host's small beat thread runs this schedule.
-_BEAT_SECONDS = float(os.environ.get("DEMO_BEAT_INTERVAL", "3"))
-CELERYBEAT_SCHEDULE = {
-    name: {**entry, "schedule": _BEAT_SECONDS}
-    for name, entry in beat_schedule(queue=CELERY_DEFAULT_QUEUE).items()
-}
+# Like Tutor, the demo runs no Celery beat: credentials schedule their own retries and status checks.
+POK_ADD_BEAT_SCHEDULE = False
+# One process: its local-memory cache is shared by everything the demo runs.
+SILENCED_SYSTEM_CHECKS = ["openedx_pok.W001", "openedx_pok.W005"]
 
 # The fake POK server's address is only known once it listens; demo.host sets it before Django starts.
 # The fallback is the discard port, so a stray command can never reach the real POK.

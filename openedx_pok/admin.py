@@ -1,7 +1,7 @@
 """
 Django admin for operators: every credential's state, and the course and organisation templates.
 
-The admin is an entry point like the tasks: its actions call the issuance services and report what
+The admin is an entry point like the tasks: its actions call the operator services and report what
 they did; the state machine, retries and POK calls live in the services, never here.
 """
 
@@ -23,12 +23,12 @@ from openedx_pok.checks import parameter_problems
 from openedx_pok.client import PokAuthError, PokError, PokNotFound, get_client
 from openedx_pok.conf import setting
 from openedx_pok.models import CertificateTemplate, CredentialState, PokCertificate
-from openedx_pok.services import issuance
+from openedx_pok.services import lifecycle, operator_actions
 from openedx_pok.services.template_definitions import forget_template_definition, get_template_definition
 
 S = CredentialState
 
-# History entries carry these keys (models.PokCertificate.move_to); any other key is shown in the note.
+# History entries carry these keys (lifecycle.apply); any other, such as the transition, joins the note.
 HISTORY_COLUMNS = frozenset({"at", "from", "to", "note"})
 # A confirmation page lists this many of the selected credentials, and counts the rest.
 CONFIRMATION_ROWS_SHOWN = 100
@@ -210,11 +210,6 @@ def _reasons(counter: Counter) -> str:
     return "; ".join(f"{reason} ({count})" for reason, count in ordered)
 
 
-# Rows an action applies to; everything else is skipped with the reason shown to the operator.
-RETRYABLE_STATES = frozenset({S.FAILED, S.RETRYING, S.OUTCOME_UNKNOWN})
-REISSUABLE_STATES = frozenset({S.EMITTED, S.FAILED, S.OUTCOME_UNKNOWN, S.REVOKED})
-
-
 @admin.register(PokCertificate)
 class PokCertificateAdmin(admin.ModelAdmin):
     list_display = ("learner", "course", "state", "pok_id", "attempts", "updated")
@@ -360,28 +355,14 @@ class PokCertificateAdmin(admin.ModelAdmin):
                 ),
                 confirm_label=_("Yes, send them again"),
             )
-        report = ActionReport()
-        for credential in queryset:
-            if credential.state not in RETRYABLE_STATES:
-                report.skip(_("%(state)s, nothing to retry") % {"state": credential.get_state_display()})
-                continue
-            self.run_service(
-                report,
-                credential,
-                issuance.retry_now,
-                accept_duplicate_risk=credential.state == S.OUTCOME_UNKNOWN,
-            )
+        # Reaching here with unknown outcomes selected means the operator confirmed the risk.
+        report = self.apply_to_each(queryset, "retry", operator_actions.retry_now, accept_duplicate_risk=True)
         self.report(request, report, _("Queued %(count)d credential(s) to be sent to POK again."))
         return None
 
     @admin.action(description=_("Resync from POK"))
     def resync_from_pok(self, request, queryset):
-        report = ActionReport()
-        for credential in queryset:
-            if not credential.pok_credential_id:
-                report.skip(_("not created in POK yet (no POK id)"))
-                continue
-            self.run_service(report, credential, issuance.resync_from_pok)
+        report = self.apply_to_each(queryset, "resync", operator_actions.resync_from_pok)
         self.report(request, report, _("Read %(count)d credential(s) from POK."))
 
     @admin.action(description=_("Re-issue (costs a credit)"))
@@ -400,12 +381,7 @@ class PokCertificateAdmin(admin.ModelAdmin):
                 ),
                 confirm_label=_("Yes, re-issue and spend the credits"),
             )
-        report = ActionReport()
-        for credential in queryset:
-            if credential.state not in REISSUABLE_STATES:
-                report.skip(_("%(state)s, still being issued") % {"state": credential.get_state_display()})
-                continue
-            self.run_service(report, credential, issuance.reissue)
+        report = self.apply_to_each(queryset, "reissue", operator_actions.reissue)
         self.report(request, report, _("Queued %(count)d credential(s) to be issued again."))
         return None
 
@@ -427,12 +403,7 @@ class PokCertificateAdmin(admin.ModelAdmin):
             )
         reason = (request.POST.get("reason") or "").strip() or _("revoked in the Django admin")
         reason = f"{reason} (by {request.user.get_username()})"
-        report = ActionReport()
-        for credential in queryset:
-            if credential.state == S.REVOKED:
-                report.skip(_("already revoked"))
-                continue
-            self.run_service(report, credential, issuance.revoke, reason)
+        report = self.apply_to_each(queryset, "revoke", operator_actions.revoke, reason)
         self.report(
             request,
             report,
@@ -440,15 +411,23 @@ class PokCertificateAdmin(admin.ModelAdmin):
         )
         return None
 
-    def run_service(self, report: ActionReport, credential: PokCertificate, service, *args, **kwargs) -> None:
-        try:
-            service(credential, *args, **kwargs)
-        except issuance.IssuanceError as error:
-            report.skip(str(error))
-        except PokError as error:
-            report.fail(error.message)
-        else:
-            report.done.append(credential)
+    def apply_to_each(self, queryset, action: str, service, *args, **kwargs) -> ActionReport:
+        """Run an operator action on every selected credential the lifecycle allows it for."""
+        report = ActionReport()
+        for credential in queryset:
+            refused = lifecycle.refusal(credential, action)
+            if refused:
+                report.skip(refused)
+                continue
+            try:
+                service(credential, *args, **kwargs)
+            except lifecycle.IssuanceError as error:
+                report.skip(str(error))
+            except PokError as error:
+                report.fail(error.message)
+            else:
+                report.done.append(credential)
+        return report
 
     def report(self, request, report: ActionReport, done_message) -> None:
         monitoring.set_custom_attribute("admin_action", request.POST.get("action", ""))

@@ -1,7 +1,7 @@
 """
 The plugin's Python API for other Django apps: use these functions, not the models.
 
-Refused operations raise :class:`openedx_pok.services.issuance.IssuanceError` subclasses.
+Refused operations raise :class:`openedx_pok.services.lifecycle.IssuanceError` subclasses.
 """
 
 from dataclasses import dataclass
@@ -10,9 +10,9 @@ from uuid import UUID
 
 from opaque_keys.edx.keys import CourseKey
 
-from openedx_pok.models import IN_FLIGHT_STATES, CredentialState, PokCertificate
-from openedx_pok.services import issuance
-from openedx_pok.services.issuance import IssuanceError
+from openedx_pok.models import CredentialState, PokCertificate
+from openedx_pok.services import creation, lifecycle, operator_actions
+from openedx_pok.services.lifecycle import IssuanceError
 
 __all__ = [
     "CredentialNotFound",
@@ -48,7 +48,7 @@ class CredentialStatus:
     @property
     def is_in_flight(self) -> bool:
         """Still on its way to the learner (the certificate page says "being issued")."""
-        return self.state in IN_FLIGHT_STATES
+        return self.state in lifecycle.IN_FLIGHT_STATES
 
 
 def request_credential(user, course_key, *, mode: str, grade=None) -> CredentialStatus | None:
@@ -56,7 +56,7 @@ def request_credential(user, course_key, *, mode: str, grade=None) -> Credential
     Ask for the learner's credential as the platform's creation step does (queued, never blocking).
     ``grade`` is a CourseGrade-like object or a 0..1 fraction. None when POK is off for the course.
     """
-    credential = issuance.record_certificate_request(
+    credential = creation.record_certificate_request(
         user=user, course_key=course_key, mode=mode, status=None, course_grade=grade, generation_mode="api"
     )
     return _status(credential) if credential else None
@@ -70,14 +70,14 @@ def get_credential_status(user, course_key) -> CredentialStatus | None:
 def reissue(user, course_key) -> CredentialStatus:
     """Issue a new POK credential for the learner: an explicit action that costs a POK credit."""
     credential = _get(user, course_key)
-    issuance.reissue(credential)
+    operator_actions.reissue(credential)
     return _status(credential)
 
 
 def revoke(user, course_key, reason: str) -> CredentialStatus:
     """Revoke locally (POK has no revoke endpoint: revoke it in POK's dashboard as well)."""
     credential = _get(user, course_key)
-    issuance.revoke(credential, reason)
+    operator_actions.revoke(credential, reason)
     return _status(credential)
 
 

@@ -49,4 +49,5 @@ class OpenedxPokConfig(AppConfig):
     }
 
     def ready(self):
-        from openedx_pok import checks  # noqa: F401, PLC0415  (registers the system checks)
+        # Registers the system checks, and the tasks the services queue by name.
+        from openedx_pok import checks, tasks  # noqa: F401, PLC0415

@@ -1,34 +1,29 @@
 """
-Beat schedule for the plugin's periodic tasks, for operators to merge into LMS's Celery settings.
+Beat schedule entries for the plugin's safety-net tasks (the sweep and the status sync).
 
-In LMS settings (for example a Tutor ``openedx-lms-common-settings`` patch)::
-
-    from openedx_pok.celery_schedule import beat_schedule
-    CELERYBEAT_SCHEDULE = {**globals().get("CELERYBEAT_SCHEDULE", {}), **beat_schedule()}
-
-The platform's Celery app reads Celery's old-style setting names, so the schedule goes in
-``CELERYBEAT_SCHEDULE``; ``CELERY_BEAT_SCHEDULE`` would be ignored there.
-
-``beat_schedule(queue)`` routes the tasks to a queue (default: POK_CELERY_QUEUE, else Celery's
-default queue). Without beat, run ``manage.py lms pok_sync`` from cron instead: it does the same work.
+``plugin_settings`` adds them to ``CELERYBEAT_SCHEDULE`` (the old-style name the platform's Celery
+app reads) unless ``POK_ADD_BEAT_SCHEDULE`` is False, keeping the operator's own entries. Beat is
+optional: credentials schedule their own retries and status checks, and the sweep schedules
+itself when something waits longer than a task may sleep. Where beat runs, these entries catch
+what fell through sooner; ``manage.py lms pok_sync`` does the same work from cron.
 """
-
-from openedx_pok.conf import setting
 
 SWEEP_EVERY_SECONDS = 60
 SYNC_EVERY_SECONDS = 60
+SWEEP_ENTRY = "openedx-pok-sweep-credentials"
+SYNC_ENTRY = "openedx-pok-sync-credential-statuses"
 
 
 def beat_schedule(queue: str | None = None) -> dict:
-    queue = queue or setting("POK_CELERY_QUEUE")
+    """The two entries, routed to ``queue`` when given (else Celery's default queue)."""
     options = {"queue": queue} if queue else {}
     return {
-        "openedx-pok-sweep-credentials": {
+        SWEEP_ENTRY: {
             "task": "openedx_pok.tasks.sweep_credentials",
             "schedule": SWEEP_EVERY_SECONDS,
             "options": dict(options),
         },
-        "openedx-pok-sync-credential-statuses": {
+        SYNC_ENTRY: {
             "task": "openedx_pok.tasks.sync_credential_statuses",
             "schedule": SYNC_EVERY_SECONDS,
             "options": dict(options),

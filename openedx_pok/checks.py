@@ -20,8 +20,10 @@ from openedx_pok.services import payload
 
 DATE_FORMATS = ("dd/MM/yyyy", "MM/dd/yyyy")
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
-PERIODIC_TASKS = ("openedx_pok.tasks.sweep_credentials", "openedx_pok.tasks.sync_credential_statuses")
-BEAT_SCHEDULE_SETTINGS = ("CELERY_BEAT_SCHEDULE", "CELERYBEAT_SCHEDULE")
+# Cache backends each process keeps to itself: no use for the plugin's locks and rate limits.
+PROCESS_LOCAL_CACHES = frozenset(
+    {"django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache"}
+)
 # Studio lets a course team add at most four signatories to a certificate.
 MAX_SIGNATORIES = 4
 
@@ -128,37 +130,20 @@ def check_default_template(app_configs=None, **kwargs):
 
 
 @register()
-def check_periodic_tasks(app_configs=None, **kwargs):
+def check_shared_cache(app_configs=None, **kwargs):
     if not pok_in_use():
         return []
-    scheduled = scheduled_task_names()
-    missing = [task for task in PERIODIC_TASKS if task not in scheduled]
-    if not missing:
+    backend = str((getattr(settings, "CACHES", {}) or {}).get("default", {}).get("BACKEND", ""))
+    if backend not in PROCESS_LOCAL_CACHES:
         return []
     return [
         Warning(
-            f"Celery beat does not schedule {', '.join(missing)}: credentials that failed or that POK "
-            "is still processing will not move on by themselves.",
-            hint=(
-                "Merge openedx_pok.celery_schedule.beat_schedule() into CELERYBEAT_SCHEDULE (the Tutor "
-                "plugin does it, docs/tutor.md), or run pok_sync from cron."
-            ),
-            id="openedx_pok.W003",
+            f"The default cache ({backend}) is not shared between processes: the self-scheduled sweep "
+            "may run once per process, and learners' early status checks are limited per process only.",
+            hint="Use memcached or Redis for CACHES['default'], as Open edX and Tutor do.",
+            id="openedx_pok.W005",
         )
     ]
-
-
-def scheduled_task_names() -> set[str]:
-    names = set()
-    for setting_name in BEAT_SCHEDULE_SETTINGS:
-        schedule = getattr(settings, setting_name, None)
-        if isinstance(schedule, dict):
-            names.update(
-                entry.get("task")
-                for entry in schedule.values()
-                if isinstance(entry, dict) and entry.get("task")
-            )
-    return names
 
 
 @register()

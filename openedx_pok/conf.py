@@ -50,6 +50,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("POK_CELERY_QUEUE", None, "Celery queue for POK tasks; None uses the default queue."),
     Setting(
+        "POK_ADD_BEAT_SCHEDULE",
+        True,
+        "Add the sweep and the status sync to CELERYBEAT_SCHEDULE, for platforms that run Celery beat. "
+        "They are a safety net: credentials drive themselves, with or without beat.",
+    ),
+    Setting(
         "POK_TEMPLATE_CACHE_TIMEOUT", 900, "Seconds a template definition (its custom parameters) is cached."
     ),
     Setting(
@@ -64,7 +70,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "POK_RETRY_BASE_DELAY", 30, "Seconds before the first retry; doubles on each attempt, with jitter."
     ),
-    Setting("POK_RETRY_MAX_DELAY", 3600, "Upper bound, in seconds, of the delay between two attempts."),
+    Setting(
+        "POK_RETRY_MAX_DELAY",
+        1800,
+        "Upper bound, in seconds, of the delay between two attempts, and between two rounds of attempts. "
+        "A wait longer than 30 minutes is left to the sweep instead of a task's countdown.",
+    ),
     Setting(
         "POK_REQUESTING_TIMEOUT",
         600,
@@ -72,10 +83,16 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "POK_STATUS_POLL_INITIAL_DELAY",
-        30,
-        "Seconds before the first status poll of a processing credential.",
+        2,
+        "Seconds from POK accepting a credential to its first status check; each later check waits "
+        "about the credential's age (2, 4, 8, 16 s...), up to POK_STATUS_POLL_MAX_DELAY.",
     ),
-    Setting("POK_STATUS_POLL_MAX_DELAY", 3600, "Upper bound, in seconds, between two status polls."),
+    Setting(
+        "POK_STATUS_POLL_MAX_DELAY",
+        1800,
+        "Upper bound, in seconds, between two status checks. A wait longer than 30 minutes is left to "
+        "the sweep instead of a task's countdown.",
+    ),
     Setting(
         "POK_UNKNOWN_OUTCOME_RETRY_AFTER",
         None,

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from openedx_filters import PipelineStep
 from openedx_filters.exceptions import OpenEdxFilterException
 
-from openedx_pok.services import issuance, rendering
+from openedx_pok.services import creation, rendering
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class IssuePokCredentialStep(PipelineStep):
 
     def run_filter(self, user, course_key, mode, status, grade, generation_mode):
         with shielded_from_platform("creation"):
-            issuance.record_certificate_request(
+            creation.record_certificate_request(
                 user=user,
                 course_key=course_key,
                 mode=mode,

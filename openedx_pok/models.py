@@ -7,18 +7,13 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from opaque_keys.edx.django.models import CourseKeyField
 
-HISTORY_LIMIT = 50
-
-
-class InvalidTransition(Exception):
-    """A credential was asked to move to a state it cannot reach from its current one."""
-
 
 class CredentialState(models.TextChoices):
+    """Where a credential stands; the moves between states are declared in ``services/lifecycle.py``."""
+
     PENDING = "pending", _("Pending")
     REQUESTING = "requesting", _("Requesting from POK")
     RETRYING = "retrying", _("Waiting to retry")
@@ -29,28 +24,13 @@ class CredentialState(models.TextChoices):
     REVOKED = "revoked", _("Revoked")
 
 
-S = CredentialState
+class RevokedBy(models.TextChoices):
+    """Who revoked a credential: a new request may undo only the platform's and POK's revocations."""
 
-# The only moves the issuing code may make; anything else is a bug and raises InvalidTransition.
-ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
-    # pending/retrying -> retrying/failed: the payload could not be built, so nothing was sent.
-    S.PENDING: frozenset({S.REQUESTING, S.RETRYING, S.FAILED, S.REVOKED}),
-    S.REQUESTING: frozenset({S.PROCESSING, S.EMITTED, S.RETRYING, S.FAILED, S.OUTCOME_UNKNOWN, S.REVOKED}),
-    S.RETRYING: frozenset({S.REQUESTING, S.RETRYING, S.FAILED, S.REVOKED}),
-    S.PROCESSING: frozenset({S.PROCESSING, S.EMITTED, S.FAILED, S.REVOKED}),
-    S.EMITTED: frozenset({S.EMITTED, S.REVOKED, S.PENDING}),
-    S.FAILED: frozenset({S.PENDING, S.REQUESTING, S.PROCESSING, S.EMITTED, S.REVOKED}),
-    # outcome_unknown -> retrying/failed: a late answer to the same POST said nothing was created.
-    S.OUTCOME_UNKNOWN: frozenset(
-        {S.PENDING, S.REQUESTING, S.RETRYING, S.PROCESSING, S.EMITTED, S.FAILED, S.REVOKED}
-    ),
-    # revoked -> processing: the platform re-requested a certificate POK already holds; re-read POK's state.
-    # revoked -> outcome_unknown: re-requested after a revocation while its POST was unanswered.
-    S.REVOKED: frozenset({S.PENDING, S.PROCESSING, S.OUTCOME_UNKNOWN}),
-}
-
-# States in which the learner is still waiting for POK (the "being issued" page).
-IN_FLIGHT_STATES = frozenset({S.PENDING, S.REQUESTING, S.RETRYING, S.PROCESSING, S.OUTCOME_UNKNOWN})
+    PLATFORM = "platform", _("Open edX")
+    POK = "pok", _("POK")
+    OPERATOR = "operator", _("an operator")
+    RETIREMENT = "retirement", _("the learner's retirement")
 
 
 class EmissionType(models.TextChoices):
@@ -74,7 +54,10 @@ class PokCertificate(models.Model):
     # Unguessable id used in public URLs and the status endpoint, never the integer primary key.
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
-    state = models.CharField(max_length=32, choices=CredentialState.choices, default=S.PENDING)
+    state = models.CharField(max_length=32, choices=CredentialState.choices, default=CredentialState.PENDING)
+    revoked_by = models.CharField(
+        max_length=16, choices=RevokedBy.choices, blank=True, help_text=_("Who revoked it, when revoked.")
+    )
     pok_state = models.CharField(max_length=64, blank=True, help_text=_("State as POK last reported it."))
     pok_credential_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
     view_url = models.URLField(max_length=500, blank=True)
@@ -100,7 +83,14 @@ class PokCertificate(models.Model):
 
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_(
+            "When the plugin acts on this credential next by itself: sends it (pending, retrying, failed) "
+            "or checks it in POK (processing). Empty: it waits for nothing."
+        ),
+    )
     requesting_since = models.DateTimeField(null=True, blank=True)
     history = models.JSONField(default=list, blank=True)
 
@@ -124,20 +114,6 @@ class PokCertificate(models.Model):
 
     def __str__(self):
         return f"{self.course_key} / user {self.user_id}: {self.state}"
-
-    @property
-    def is_in_flight(self) -> bool:
-        return self.state in IN_FLIGHT_STATES
-
-    def move_to(self, new_state: str, note: str = "") -> None:
-        """Change state in memory and record it in the history; the caller saves the row."""
-        if new_state not in ALLOWED_TRANSITIONS[self.state]:
-            raise InvalidTransition(f"{self.state} -> {new_state}")
-        self.history = [
-            *self.history[-(HISTORY_LIMIT - 1) :],
-            {"at": timezone.now().isoformat(), "from": self.state, "to": new_state, "note": note[:500]},
-        ]
-        self.state = new_state
 
 
 class CertificateTemplate(models.Model):

@@ -1,7 +1,7 @@
 """
 What operators and their monitoring see of the plugin: credential counts per state (admin header,
 ``pok_check``, the commands) and edx-django-utils custom attributes (New Relic, Datadog) where
-available. The one log line per state change is written by the issuance service as it moves a row.
+available. The one log line per state change is written by the lifecycle as it moves a row.
 """
 
 from django.db.models import Count

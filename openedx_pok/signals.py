@@ -8,7 +8,7 @@ retirement. A failure is logged with its traceback and the platform carries on.
 
 import logging
 
-from openedx_pok.services import issuance
+from openedx_pok.services import operator_actions, retirement
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ def mark_credential_revoked(signal=None, sender=None, certificate=None, metadata
         log.warning("CERTIFICATE_REVOKED received without a learner id or course key; ignored")
         return
     try:
-        issuance.revoke_for_platform(user_id=user_id, course_key=course_key)
+        operator_actions.revoke_for_platform(user_id=user_id, course_key=course_key)
     except Exception:  # the platform's revocation must go on whatever happens here
         log.exception("POK credential of user %s in %s could not be marked revoked", user_id, course_key)
 
@@ -31,6 +31,6 @@ def scrub_retired_learner(sender=None, user=None, **kwargs):
     if user is None:
         return
     try:
-        issuance.scrub_learner_pii(user)
+        retirement.scrub_learner_pii(user)
     except Exception:  # the learner's retirement must go on whatever happens here
         log.exception("POK credentials of retired user %s could not be scrubbed", getattr(user, "pk", None))

@@ -1,8 +1,8 @@
 """
 Celery tasks (LMS autodiscovers this module). Thin: JSON arguments in, a service call, nothing out.
 
-Queue them with ``apply_async(queue=setting("POK_CELERY_QUEUE"))``, as the issuance service does;
-the beat schedule in :mod:`openedx_pok.celery_schedule` runs the periodic ones.
+The services queue them by their registered names (``services/queueing.py``); the beat schedule in
+:mod:`openedx_pok.celery_schedule` runs the periodic ones where the platform runs Celery beat.
 """
 
 import logging
@@ -12,9 +12,7 @@ from contextlib import contextmanager
 from celery import shared_task
 from django.core.cache import cache
 
-from openedx_pok import client
-from openedx_pok.models import PokCertificate
-from openedx_pok.services import issuance
+from openedx_pok.services import sending, status, sweep
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +23,20 @@ SINGLE_FLIGHT_TIMEOUT = 5 * 60
 @shared_task(name="openedx_pok.tasks.issue_credential", ignore_result=True)
 def issue_credential(pok_certificate_id: int) -> None:
     """Issue one credential in POK (one POST at most)."""
-    issuance.issue(int(pok_certificate_id))
+    sending.issue(int(pok_certificate_id))
+
+
+@shared_task(name="openedx_pok.tasks.check_credential_status", ignore_result=True)
+def check_credential_status(pok_certificate_id: int, early: bool = False) -> None:
+    """Ask POK where one credential stands; a due check schedules the next one itself."""
+    status.check(int(pok_certificate_id), early=bool(early))
 
 
 @contextmanager
 def _single_flight(name: str) -> Iterator[bool]:
     """
-    Whether this run may go ahead: a slow POK must not make beat's runs overlap and pile up on the
-    workers. The shared cache's add() is atomic, so only one run holds the lock.
+    Whether this run may go ahead: a slow POK must not make periodic runs overlap and pile up on
+    the workers. The shared cache's add() is atomic, so only one run holds the lock.
     """
     key = f"openedx_pok.single_flight.{name.replace(' ', '_')}"
     acquired = cache.add(key, "running", SINGLE_FLIGHT_TIMEOUT)
@@ -54,24 +58,24 @@ def _run_periodic(name: str, work) -> dict:
 
 
 @shared_task(name="openedx_pok.tasks.sweep_credentials", ignore_result=True)
-def sweep_credentials() -> dict:
-    """Re-queue credentials due for a retry and settle the ones stuck mid-request."""
-    return _run_periodic("sweep", issuance.sweep)
+def sweep_credentials(scheduled: bool = False) -> dict:
+    """
+    Re-queue credentials whose task was lost and settle the ones stuck mid-request. ``scheduled``:
+    the sweep scheduled itself (no beat) and schedules its next run while credentials still wait.
+    """
+    counts = _run_periodic("sweep", sweep.sweep)
+    if scheduled:
+        sweep.schedule_next_run()
+    return counts
 
 
 @shared_task(name="openedx_pok.tasks.sync_credential_statuses", ignore_result=True)
 def sync_credential_statuses() -> dict:
-    """Poll POK for the credentials it is still processing."""
-    return _run_periodic("status sync", issuance.sync_statuses)
+    """Check the credentials whose own status check is long overdue."""
+    return _run_periodic("status sync", sweep.sync_statuses)
 
 
 @shared_task(name="openedx_pok.tasks.refresh_credential_image", ignore_result=True)
 def refresh_credential_image(pok_certificate_id: int) -> None:
     """Fetch a fresh image URL for an emitted credential (they expire)."""
-    credential = PokCertificate.objects.filter(pk=int(pok_certificate_id)).first()
-    if credential is None or not credential.pok_credential_id:
-        return
-    try:
-        issuance.refresh_image(credential)
-    except client.PokError as error:
-        log.warning("POK image of credential %s not refreshed: %s", credential.pk, type(error).__name__)
+    status.refresh_image_of(int(pok_certificate_id))

@@ -1,6 +1,7 @@
 """Shared fixtures: learners, courses, the course switch, certificates, credentials, queued tasks."""
 
 import itertools
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -115,25 +116,45 @@ def course_grade():
 
 
 class QueuedTasks:
-    """Celery tasks the code sent, kept in order instead of going to a broker; ``run`` executes them here."""
+    """
+    Celery tasks the code sent, kept in order instead of going to a broker; ``run`` executes them
+    here. A task sent with a countdown is not due yet: it stays in ``sent`` until a run with
+    ``delayed=True`` (its countdown has passed), so self-scheduling chains advance one step per run.
+    """
 
     def __init__(self):
         self.sent = []
+        self._due = {}  # id(options) -> when, in real time, the task's countdown ends
 
     def record(self, task, args=None, kwargs=None, **options):
+        self._due[id(options)] = time.monotonic() + (options.get("countdown") or 0)
         self.sent.append((task, tuple(args or ()), dict(kwargs or {}), options))
 
     @property
     def names(self):
         return [task.name for task, *_ in self.sent]
 
-    def run(self, limit=10_000):
-        """Run every queued task, and those they queue, synchronously and in order; returns how many ran."""
-        ran = 0
-        while self.sent and ran < limit:
-            task, args, kwargs, _ = self.sent.pop(0)
+    def run(self, limit=10_000, *, delayed=False, elapsed=False):
+        """
+        Run the due tasks, and those they queue at once, synchronously and in order; returns how
+        many ran. ``delayed``: the clock jumped, every countdown has passed; ``elapsed``: run those
+        whose countdown has passed in real time.
+        """
+        ran, waiting, later = 0, self.sent, []
+        self.sent = []
+        while waiting and ran < limit:
+            entry = waiting.pop(0)
+            task, args, kwargs, options = entry
+            countdown_over = delayed or (elapsed and self._due.get(id(options), 0) <= time.monotonic())
+            if options.get("countdown") and not countdown_over:
+                later.append(entry)
+                continue
             task(*args, **kwargs)
             ran += 1
+            for queued in self.sent:
+                (later if queued[3].get("countdown") else waiting).append(queued)
+            self.sent = []
+        self.sent = [*later, *waiting]
         return ran
 
 
@@ -233,7 +254,7 @@ def credential_in(fake_pok, make_learner, course_key, enable_pok_for_course, cou
     POK (faults injected where the state needs them), in ``course_key`` unless another is given.
     """
     from openedx_pok.models import CredentialState as S
-    from openedx_pok.services import issuance
+    from openedx_pok.services import creation, operator_actions, sending
 
     enable_pok_for_course(course_key)
     faults = {
@@ -243,7 +264,7 @@ def credential_in(fake_pok, make_learner, course_key, enable_pok_for_course, cou
     }
 
     def make(state, course=None):
-        credential = issuance.record_certificate_request(
+        credential = creation.record_certificate_request(
             user=make_learner(),
             course_key=course or course_key,
             mode="verified",
@@ -253,12 +274,12 @@ def credential_in(fake_pok, make_learner, course_key, enable_pok_for_course, cou
         )
         if state != S.PENDING:
             faults.get(state, lambda: None)()
-            issuance.issue(credential.pk)
+            sending.issue(credential.pk)
             credential.refresh_from_db()
         if state in (S.EMITTED, S.REVOKED):
-            issuance.resync_from_pok(credential)
+            operator_actions.resync_from_pok(credential)
         if state == S.REVOKED:
-            issuance.revoke(credential, "revoked for the test")
+            operator_actions.revoke(credential, "revoked for the test")
         credential.refresh_from_db()
         assert credential.state == state
         return credential

@@ -7,7 +7,7 @@ from django.utils import timezone
 from openedx_filters.learning.filters import CertificateCreationRequested
 
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import issuance
+from openedx_pok.services import policy, sweep
 
 S = CredentialState
 
@@ -26,9 +26,10 @@ def request_certificate(user, course_key, grade, *, mode="verified", status=None
 
 def settle(queued_tasks, rounds=50, pause=0.0):
     """
-    Let time pass until no credential is waiting: run queued tasks, then bring due every retry and
-    poll (as the clock would) and run the sweep and the status sync, as beat would. With ``pause``,
-    real time passes instead (for a fake POK whose rate limit counts real seconds).
+    Let time pass until no credential is waiting: run the due tasks, then bring due every retry and
+    check (as the clock would) and run the delayed tasks, then the safety net (the sweep and the
+    status sync) as beat would. With ``pause``, real time passes instead (for a fake POK whose rate
+    limit counts real seconds).
     """
     for _ in range(rounds):
         queued_tasks.run()
@@ -38,12 +39,13 @@ def settle(queued_tasks, rounds=50, pause=0.0):
         if pause:
             time.sleep(pause)
         else:
-            waiting.update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+            waiting.update(next_attempt_at=timezone.now() - policy.OVERDUE_CHECK_AFTER - timedelta(seconds=1))
             PokCertificate.objects.filter(state=S.PENDING).update(
-                modified=timezone.now() - issuance.LOST_TASK_AFTER - timedelta(minutes=1)
+                modified=timezone.now() - policy.LOST_TASK_AFTER - timedelta(minutes=1)
             )
-        issuance.sweep()
-        issuance.sync_statuses()
+        queued_tasks.run(delayed=not pause, elapsed=True)
+        sweep.sweep()
+        sweep.sync_statuses()
     raise AssertionError("credentials still waiting after every round")
 
 

@@ -259,7 +259,7 @@ def test_confirmed_retry_of_an_unknown_outcome_resends_it_and_the_duplicate_risk
     assert fake_pok.duplicates() == [(str(credential.user_id), f"CourseId:{credential.course_key}")]
 
 
-@pytest.mark.parametrize("state", [S.PENDING, S.PROCESSING, S.EMITTED, S.REVOKED])
+@pytest.mark.parametrize("state", [S.PROCESSING, S.EMITTED, S.REVOKED])
 def test_retry_now_skips_credentials_with_nothing_to_retry(operator, credential_in, fake_pok, state):
     credential = credential_in(state)
     posts_before = fake_pok.calls["POST credential"]

@@ -19,7 +19,7 @@ from django.core.signals import request_started
 from django.utils import timezone
 
 from openedx_pok.models import CertificateTemplate, CredentialState, PokCertificate
-from openedx_pok.services import issuance
+from openedx_pok.services import status, sweep
 from tests.chromium import chromium
 
 pytestmark = [
@@ -98,10 +98,10 @@ def emit_and_sync(fake_pok, credential):
     """What happens in the background: POK emits, the status sync stores it and the image location."""
     fake_pok.emit_all()
     PokCertificate.objects.filter(pk=credential.pk).update(next_attempt_at=None)
-    issuance.sync_statuses()
+    sweep.sync_statuses()
     credential.refresh_from_db()
     if not credential.image_url:
-        issuance.refresh_image(credential)
+        status.refresh_image(credential)
 
 
 def test_being_issued_page_turns_into_the_certificate_on_its_own(

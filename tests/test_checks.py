@@ -6,9 +6,9 @@ from django.db import connection
 
 from openedx_pok.models import CertificateTemplate
 
-SCHEDULE = {
-    "pok-sweep": {"task": "openedx_pok.tasks.sweep_credentials", "schedule": 300},
-    "pok-sync": {"task": "openedx_pok.tasks.sync_credential_statuses", "schedule": 60},
+# Shared between processes, as memcached or Redis are on a real platform; never connected to here.
+SHARED_CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "openedx_pok_checks"}
 }
 
 
@@ -26,7 +26,7 @@ def sound(settings, db):
     settings.POK_TEMPLATE_ID = "default-template"
     settings.POK_DATE_FORMAT = "dd/MM/yyyy"
     settings.POK_EMISSION_TYPE = "pok"
-    settings.CELERY_BEAT_SCHEDULE = dict(SCHEDULE)
+    settings.CACHES = SHARED_CACHES
     return settings
 
 
@@ -114,31 +114,28 @@ def test_the_template_check_stays_silent_before_migrations(transactional_db, sou
             editor.create_model(CertificateTemplate)
 
 
-@pytest.mark.parametrize("setting_name", ["CELERY_BEAT_SCHEDULE", "CELERYBEAT_SCHEDULE"])
-def test_periodic_tasks_are_found_under_either_beat_setting(sound, setting_name):
-    del sound.CELERY_BEAT_SCHEDULE
-    setattr(sound, setting_name, dict(SCHEDULE))
+def test_no_celery_beat_is_needed(sound):
+    """Credentials drive themselves; the beat entries are only a safety net."""
+    sound.CELERYBEAT_SCHEDULE = {}
     assert pok_check_ids() == []
 
 
-def test_missing_periodic_tasks_are_a_warning_naming_them(sound):
-    sound.CELERY_BEAT_SCHEDULE = {"pok-sweep": SCHEDULE["pok-sweep"]}
-    messages = [message for message in run_checks() if message.id == "openedx_pok.W003"]
-    assert len(messages) == 1
-    assert "sync_credential_statuses" in messages[0].msg
-    assert "sweep_credentials" not in messages[0].msg
+@pytest.mark.parametrize(
+    "backend",
+    ["django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache"],
+)
+def test_a_cache_each_process_keeps_to_itself_is_a_warning(sound, backend):
+    sound.CACHES = {"default": {"BACKEND": backend}}
+    messages = [message for message in run_checks() if message.id.startswith("openedx_pok.")]
+    assert [message.id for message in messages] == ["openedx_pok.W005"]
+    assert backend in messages[0].msg
 
 
-def test_no_beat_schedule_at_all_is_a_warning(sound):
-    del sound.CELERY_BEAT_SCHEDULE
-    assert pok_check_ids() == ["openedx_pok.W003"]
-
-
-def test_an_unconfigured_plugin_does_not_ask_for_templates_or_periodic_tasks(sound):
+def test_an_unconfigured_plugin_does_not_ask_for_templates_or_a_shared_cache(sound):
     sound.POK_API_KEY = ""
     sound.POK_ENABLED_FOR_ALL_COURSES = False
     sound.POK_TEMPLATE_ID = ""
-    del sound.CELERY_BEAT_SCHEDULE
+    sound.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     assert pok_check_ids() == []
 
 

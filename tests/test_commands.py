@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import issuance
+from openedx_pok.services import operator_actions, policy
 
 S = CredentialState
 
@@ -113,19 +113,21 @@ def test_backfill_refuses_a_malformed_course_key(db):
 
 # -- pok_sync ---------------------------------------------------------------------------------------
 
+# Long past a credential's next check: its own task was lost.
+LOST_CHECK = timezone.now() - policy.OVERDUE_CHECK_AFTER - timedelta(minutes=1)
+
 
 def test_sync_polls_processing_credentials_and_requeues_due_retries(
     credential_in, queued_tasks, django_capture_on_commit_callbacks, fake_pok
 ):
     processing = credential_in(S.PROCESSING)
     retrying = credential_in(S.RETRYING)
-    PokCertificate.objects.filter(pk__in=[processing.pk, retrying.pk]).update(
-        next_attempt_at=timezone.now() - timedelta(seconds=1)
-    )
+    # Both tasks were lost: the check is long overdue, the retry is due.
+    PokCertificate.objects.filter(pk__in=[processing.pk, retrying.pk]).update(next_attempt_at=LOST_CHECK)
 
     (out, _err), _ran = run_and_queue(queued_tasks, django_capture_on_commit_callbacks, "pok_sync")
 
-    assert "Sweep: requeued 1," in out
+    assert "Sweep: requeued 1, checks requeued 1," in out
     assert "Status sync: polled 1, emitted 1," in out
     assert PokCertificate.objects.get(pk=processing.pk).state == S.EMITTED
     # The re-queued credential was sent by the task the sweep queued.
@@ -135,15 +137,13 @@ def test_sync_polls_processing_credentials_and_requeues_due_retries(
 
 def test_sync_dry_run_shows_what_is_due_and_changes_nothing(credential_in, queued_tasks, fake_pok):
     processing = credential_in(S.PROCESSING)
-    PokCertificate.objects.filter(pk=processing.pk).update(
-        next_attempt_at=timezone.now() - timedelta(seconds=1)
-    )
+    PokCertificate.objects.filter(pk=processing.pk).update(next_attempt_at=LOST_CHECK)
     gets_before = fake_pok.calls["GET credential"]
 
     out, _err = run("pok_sync", "--dry-run")
 
     assert "POK credentials: processing 1" in out
-    assert "  status polls due: 1" in out
+    assert "  status checks overdue (their task was lost): 1" in out
     assert "  retries due: 0" in out
     assert PokCertificate.objects.get(pk=processing.pk).state == S.PROCESSING
     assert fake_pok.calls["GET credential"] == gets_before
@@ -152,9 +152,7 @@ def test_sync_dry_run_shows_what_is_due_and_changes_nothing(credential_in, queue
 
 def test_sync_fails_when_pok_cannot_be_polled(credential_in, queued_tasks, fake_pok):
     processing = credential_in(S.PROCESSING)
-    PokCertificate.objects.filter(pk=processing.pk).update(
-        next_attempt_at=timezone.now() - timedelta(seconds=1)
-    )
+    PokCertificate.objects.filter(pk=processing.pk).update(next_attempt_at=LOST_CHECK)
     fake_pok.outage = True
 
     with pytest.raises(CommandError, match="1 status poll"):
@@ -244,7 +242,7 @@ def test_retry_unknown_with_the_flag_resends(
 def test_retry_skips_failed_credentials_pok_already_holds(credential_in, queued_tasks, fake_pok):
     processing = credential_in(S.PROCESSING)
     fake_pok.set_credential_state(processing.pok_credential_id, "aborted")
-    issuance.resync_from_pok(processing)
+    operator_actions.resync_from_pok(processing)
     assert PokCertificate.objects.get(pk=processing.pk).state == S.FAILED
 
     out, _err = run("pok_retry", "--state", "failed")

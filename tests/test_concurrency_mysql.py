@@ -10,7 +10,7 @@ import pytest
 from django.db import connection, transaction
 
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import issuance
+from openedx_pok.services import creation, sending, sweep
 from tests.issuing import request_certificate, settle
 
 pytestmark = [
@@ -51,7 +51,7 @@ def test_ten_concurrent_triggers_for_the_same_learner_make_one_row_and_one_post(
 
     def trigger_and_issue():
         request_certificate(learner, pok_course, course_grade())
-        issuance.issue(PokCertificate.objects.get(user=learner, course_key=pok_course).pk)
+        sending.issue(PokCertificate.objects.get(user=learner, course_key=pok_course).pk)
 
     run_in_threads(trigger_and_issue)
 
@@ -70,7 +70,7 @@ def test_ten_workers_running_the_same_task_make_one_post(
     credential_id = PokCertificate.objects.get().pk
     fake_pok.latency = 0.2
 
-    run_in_threads(lambda: issuance.issue(credential_id))
+    run_in_threads(lambda: sending.issue(credential_id))
 
     assert fake_pok.calls["POST credential"] == 1
     assert PokCertificate.objects.get().attempts == 1
@@ -88,9 +88,9 @@ def test_concurrent_sweeps_and_syncs_do_not_double_anything(
 
     def every_worker_issues_everything():
         for credential_id in ids:
-            issuance.issue(credential_id)
-        issuance.sweep()
-        issuance.sync_statuses()
+            sending.issue(credential_id)
+        sweep.sweep()
+        sweep.sync_statuses()
 
     run_in_threads(every_worker_issues_everything)
     settle(queued_tasks)
@@ -105,7 +105,7 @@ def test_a_request_losing_the_race_in_a_repeatable_read_transaction_finds_the_wi
     """The platform's transaction read before the creation step (MySQL's default isolation)."""
 
     def record():
-        return issuance.record_certificate_request(
+        return creation.record_certificate_request(
             user=learner,
             course_key=pok_course,
             mode="verified",

@@ -73,7 +73,6 @@ def start_demo(workdir: Path) -> RunningDemo:
         "DEMO_PORT": "0",
         "DEMO_DB_PATH": str(workdir / "demo.sqlite3"),
         "DEMO_EMIT_AFTER": "1",
-        "DEMO_BEAT_INTERVAL": "1",
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)

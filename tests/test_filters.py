@@ -3,7 +3,7 @@
 import pytest
 from openedx_filters.learning.filters import CertificateCreationRequested, CertificateRenderStarted
 
-from openedx_pok.services import issuance, rendering
+from openedx_pok.services import creation, rendering
 
 
 @pytest.fixture
@@ -11,7 +11,7 @@ def failing_services(monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("a bug in the plugin")
 
-    monkeypatch.setattr(issuance, "record_certificate_request", explode)
+    monkeypatch.setattr(creation, "record_certificate_request", explode)
     monkeypatch.setattr(rendering, "render_certificate_page", explode)
 
 
@@ -19,7 +19,7 @@ def failing_services(monkeypatch):
 def recorded_calls(monkeypatch):
     calls = []
     monkeypatch.setattr(
-        issuance, "record_certificate_request", lambda **kwargs: calls.append(("creation", kwargs))
+        creation, "record_certificate_request", lambda **kwargs: calls.append(("creation", kwargs))
     )
     monkeypatch.setattr(
         rendering, "render_certificate_page", lambda context: calls.append(("render", context))

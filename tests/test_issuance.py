@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from openedx_pok.models import CertificateTemplate, CredentialState, PokCertificate
-from openedx_pok.services import issuance
+from openedx_pok.services import creation, lifecycle, sending, sweep
 from tests.issuing import credential_of, request_certificate, settle
 
 S = CredentialState
@@ -95,7 +95,7 @@ def test_a_passing_learner_gets_exactly_the_expected_credential(
     assert credential.letter_grade == "Pass"
     assert credential.generation_mode == "batch"
     assert credential.attempts == 1
-    assert [name for name, _ in tracked_events] == [issuance.EVENT_REQUESTED, issuance.EVENT_EMITTED]
+    assert [name for name, _ in tracked_events] == [lifecycle.EVENT_REQUESTED, lifecycle.EVENT_EMITTED]
     for _, data in tracked_events:
         assert "ana@example.com" not in str(data)
         assert "García" not in str(data)
@@ -228,17 +228,23 @@ def test_a_credential_is_sent_only_when_the_platform_shows_the_courses_certifica
     request_certificate(learner, course_key, course_grade())
     credential = credential_of(learner, course_key)
     assert (credential.state, credential.next_attempt_at) == (S.PENDING, available_at)
-    assert queued_tasks.sent == []
+    # Nothing is sent; the wait outlasts any task's countdown, so the sweep is scheduled to watch it.
+    [(task, _, kwargs, options)] = queued_tasks.sent
+    assert (task.name, kwargs, options) == (
+        "openedx_pok.tasks.sweep_credentials",
+        {"scheduled": True},
+        {"countdown": 1800},
+    )
     for hours in (0, 1, 71):
-        assert issuance.sweep(now=timezone.now() + timedelta(hours=hours))["requeued"] == 0
-    issuance.issue(credential.pk)  # a stray task changes nothing
+        assert sweep.sweep(now=timezone.now() + timedelta(hours=hours))["requeued"] == 0
+    sending.issue(credential.pk)  # a stray task changes nothing
     assert fake_pok.calls["POST credential"] == 0
 
     # Three days pass: the row was recorded then, and its date has just come.
     PokCertificate.objects.update(
         modified=timezone.now() - LATER, next_attempt_at=timezone.now() - timedelta(seconds=1)
     )
-    assert issuance.sweep()["requeued"] == 1
+    assert sweep.sweep()["requeued"] == 1
     settle(queued_tasks)
     assert credential_of(learner, course_key).state == S.EMITTED
     assert fake_pok.calls["POST credential"] == 1
@@ -286,9 +292,9 @@ def test_the_sweep_queues_a_waiting_credential_as_soon_as_its_date_comes(
     )
     enable_pok_for_course(course_key)
     request_certificate(learner, course_key, course_grade())
-    assert issuance.sweep(now=available_at - timedelta(seconds=1))["requeued"] == 0
-    assert issuance.sweep(now=available_at + timedelta(seconds=1))["requeued"] == 1
-    assert issuance.sweep(now=available_at + timedelta(minutes=1))["requeued"] == 0
+    assert sweep.sweep(now=available_at - timedelta(seconds=1))["requeued"] == 0
+    assert sweep.sweep(now=available_at + timedelta(seconds=1))["requeued"] == 1
+    assert sweep.sweep(now=available_at + timedelta(minutes=1))["requeued"] == 0
 
 
 @transactional
@@ -310,7 +316,7 @@ def test_expected_problems_in_the_creation_step_are_logged_not_raised(
     assert result[1] == "not a course key"
     assert "malformed course key" in caplog.text
     assert (
-        issuance.record_certificate_request(
+        creation.record_certificate_request(
             user=None,
             course_key=pok_course,
             mode="honor",

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from openedx_pok import client
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import issuance
+from openedx_pok.services import lifecycle, sweep
 from tests.issuing import credential_of, request_certificate, settle
 
 S = CredentialState
@@ -122,7 +122,7 @@ def test_an_outage_then_recovery_loses_no_learner_and_pays_for_none_twice(
     for _ in range(2):  # two rounds of retries while POK is still down
         queued_tasks.run()
         PokCertificate.objects.update(next_attempt_at=timezone.now())
-        issuance.sweep()
+        sweep.sweep()
     assert PokCertificate.objects.filter(state=S.RETRYING).count() == len(cohort)
     assert fake_pok.credentials == {}
 
@@ -142,19 +142,19 @@ def test_a_long_outage_fails_after_the_last_attempt_and_the_sweep_tries_again_la
     for _ in range(3):
         queued_tasks.run()
         PokCertificate.objects.filter(state=S.RETRYING).update(next_attempt_at=timezone.now())
-        issuance.sweep()
+        sweep.sweep()
     credential = credential_of(learners[0], pok_course)
     assert credential.state == S.FAILED
     assert credential.attempts == 2
     assert "after 2 attempts" in credential.last_error
     assert credential.next_attempt_at > timezone.now()
 
-    assert issuance.sweep()["reopened_failed"] == 0  # not due yet
+    assert sweep.sweep()["reopened_failed"] == 0  # not due yet
     later = credential.next_attempt_at + timedelta(seconds=1)
-    assert issuance.sweep(now=later)["reopened_failed"] == 1
+    assert sweep.sweep(now=later)["reopened_failed"] == 1
     queued_tasks.run()
     PokCertificate.objects.filter(state=S.RETRYING).update(next_attempt_at=timezone.now())
-    issuance.sweep()
+    sweep.sweep()
     queued_tasks.run()
     credential = credential_of(learners[0], pok_course)
     assert credential.state == S.FAILED
@@ -162,7 +162,7 @@ def test_a_long_outage_fails_after_the_last_attempt_and_the_sweep_tries_again_la
     assert credential.next_attempt_at is None  # the rounds are spent: an operator decides now
 
     fake_pok.outage = False
-    issuance.sweep(now=timezone.now() + timedelta(days=30))
+    sweep.sweep(now=timezone.now() + timedelta(days=30))
     queued_tasks.run()
     assert fake_pok.calls["POST credential"] == 0
 
@@ -190,12 +190,12 @@ def test_a_refusal_fails_with_poks_reason_and_no_retry_storm(
     assert message in credential.last_error
     assert credential.next_attempt_at is None
     for _ in range(3):
-        issuance.sweep(now=timezone.now() + timedelta(days=1))
-        issuance.sync_statuses(now=timezone.now() + timedelta(days=1))
+        sweep.sweep(now=timezone.now() + timedelta(days=1))
+        sweep.sync_statuses(now=timezone.now() + timedelta(days=1))
         queued_tasks.run()
     assert fake_pok.calls["POST credential"] == 1
     assert credential_of(learners[0], pok_course).state == S.FAILED
-    assert issuance.EVENT_FAILED in [name for name, _ in tracked_events]
+    assert lifecycle.EVENT_FAILED in [name for name, _ in tracked_events]
 
 
 @transactional
@@ -212,7 +212,7 @@ def test_a_lost_answer_after_pok_created_the_credential_is_an_unknown_outcome_po
     assert len(fake_pok.credentials) == 1  # POK did create it
 
     for _ in range(3):
-        issuance.sweep(now=timezone.now() + timedelta(days=1))
+        sweep.sweep(now=timezone.now() + timedelta(days=1))
         queued_tasks.run()
     request_certificate(learners[0], pok_course, course_grade())  # the platform asks again
     queued_tasks.run()
@@ -242,8 +242,8 @@ def test_unknown_outcomes_are_resent_only_when_the_operator_set_a_delay(
     assert credential_of(learners[0], pok_course).state == S.OUTCOME_UNKNOWN
 
     settings.POK_UNKNOWN_OUTCOME_RETRY_AFTER = 3600
-    assert issuance.sweep()["resent_unknown"] == 0  # too recent
-    assert issuance.sweep(now=timezone.now() + timedelta(hours=2))["resent_unknown"] == 1
+    assert sweep.sweep()["resent_unknown"] == 0  # too recent
+    assert sweep.sweep(now=timezone.now() + timedelta(hours=2))["resent_unknown"] == 1
     settle(queued_tasks)
     assert credential_of(learners[0], pok_course).state == S.EMITTED
     assert fake_pok.calls["POST credential"] == 2
@@ -270,11 +270,11 @@ def test_a_crash_between_marking_requesting_and_the_answer_becomes_an_unknown_ou
     assert credential.attempts == 1
     monkeypatch.undo()
 
-    assert issuance.sweep()["outcome_unknown"] == 0  # a live POST may still answer
+    assert sweep.sweep()["outcome_unknown"] == 0  # a live POST may still answer
     later = credential.requesting_since + timedelta(seconds=settings.POK_REQUESTING_TIMEOUT + 1)
-    assert issuance.sweep(now=later)["outcome_unknown"] == 1
+    assert sweep.sweep(now=later)["outcome_unknown"] == 1
     for _ in range(3):
-        issuance.sweep(now=later + timedelta(days=1))
+        sweep.sweep(now=later + timedelta(days=1))
         queued_tasks.run()
     credential = credential_of(learners[0], pok_course)
     assert credential.state == S.OUTCOME_UNKNOWN
@@ -289,7 +289,7 @@ def test_a_late_answer_after_the_sweep_gave_up_is_still_recorded(
 
     def slow_create(self, body):
         # The sweep runs while this POST is still on the wire.
-        issuance.sweep(now=timezone.now() + timedelta(seconds=settings.POK_REQUESTING_TIMEOUT + 1))
+        sweep.sweep(now=timezone.now() + timedelta(seconds=settings.POK_REQUESTING_TIMEOUT + 1))
         return real_create(self, body)
 
     monkeypatch.setattr(client.PokClient, "create_credential", slow_create)
@@ -300,7 +300,12 @@ def test_a_late_answer_after_the_sweep_gave_up_is_still_recorded(
     credential = credential_of(learners[0], pok_course)
     assert credential.state == S.EMITTED
     assert fake_pok.calls["POST credential"] == 1
-    assert [step["to"] for step in credential.history][:3] == ["requesting", "outcome_unknown", "processing"]
+    assert [step["to"] for step in credential.history][:4] == [
+        "pending",
+        "requesting",
+        "outcome_unknown",
+        "processing",
+    ]
 
 
 @transactional
@@ -347,7 +352,7 @@ def test_a_late_refusal_after_the_sweep_gave_up_is_retried_since_nothing_was_cre
     real_create = client.PokClient.create_credential
 
     def slow_failing_create(self, body):
-        issuance.sweep(now=timezone.now() + timedelta(seconds=settings.POK_REQUESTING_TIMEOUT + 1))
+        sweep.sweep(now=timezone.now() + timedelta(seconds=settings.POK_REQUESTING_TIMEOUT + 1))
         return real_create(self, body)
 
     fake_pok.fail_next("POST credential", status=503)

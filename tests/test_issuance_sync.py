@@ -7,13 +7,13 @@ from django.utils import timezone
 
 from openedx_pok import client
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import issuance
+from openedx_pok.services import lifecycle, operator_actions, policy, status, sweep
 from tests.issuing import credential_of, request_certificate, revoked_certificate_data, settle
 
 S = CredentialState
 transactional = pytest.mark.django_db(transaction=True)
 # Long enough after a row's last change for the sweep to call its task lost.
-LOST = issuance.LOST_TASK_AFTER + timedelta(seconds=1)
+LOST = policy.LOST_TASK_AFTER + timedelta(seconds=1)
 
 
 @pytest.fixture(autouse=True)
@@ -34,22 +34,36 @@ def processing(fake_pok, queued_tasks, learner, pok_course, course_grade):
     return credential
 
 
+def check_when_due(credential):
+    """The credential's own status check, run when its countdown says (the clock moved there)."""
+    return status.check(credential.pk, now=PokCertificate.objects.get(pk=credential.pk).next_attempt_at)
+
+
 @transactional
-def test_polls_get_rarer_while_pok_processes_then_the_emitted_credential_is_stored(fake_pok, processing):
-    assert issuance.sync_statuses()["polled"] == 0  # not due before the first delay
+def test_checks_get_rarer_while_pok_processes_then_the_emitted_credential_is_stored(
+    fake_pok, queued_tasks, processing
+):
+    assert status.check(processing.pk) is None  # not due before the first delay
     gaps = []
     now = processing.next_attempt_at
     for _ in range(4):
-        assert issuance.sync_statuses(now=now)["processing"] == 1
+        queued_tasks.sent.clear()
+        assert status.check(processing.pk, now=now) == S.PROCESSING
         credential = PokCertificate.objects.get(pk=processing.pk)
-        gaps.append((credential.next_attempt_at - now).total_seconds())
+        gap = (credential.next_attempt_at - now).total_seconds()
+        gaps.append(gap)
+        # Each check queues the next one itself: no beat, no sweep.
+        [(task, args, _, options)] = queued_tasks.sent
+        assert (task.name, args) == ("openedx_pok.tasks.check_credential_status", (processing.pk,))
+        assert options["countdown"] == pytest.approx(gap, abs=0.01)
         now = credential.next_attempt_at
     assert gaps == sorted(gaps)
     assert gaps[-1] > gaps[0]
     assert fake_pok.calls["GET credential"] == 4
 
     fake_pok.emit_all()
-    assert issuance.sync_statuses(now=now)["emitted"] == 1
+    queued_tasks.sent.clear()
+    assert status.check(processing.pk, now=now) == S.EMITTED
     credential = PokCertificate.objects.get(pk=processing.pk)
     assert credential.state == S.EMITTED
     assert credential.pok_state == "emitted"
@@ -57,13 +71,14 @@ def test_polls_get_rarer_while_pok_processes_then_the_emitted_credential_is_stor
     assert credential.image_url.startswith(fake_pok.url)
     assert credential.emission_date is not None
     assert credential.next_attempt_at is None
-    assert issuance.sync_statuses(now=now + timedelta(days=1))["polled"] == 0
+    assert queued_tasks.sent == []  # the chain ends at a final state
+    assert status.check(processing.pk, now=now + timedelta(days=1)) is None
 
 
 @transactional
 def test_states_pok_has_not_told_us_about_are_kept_and_polled(fake_pok, processing):
     fake_pok.set_credential_state(processing.pok_credential_id, "awaitingSomethingNew")
-    issuance.sync_statuses(now=processing.next_attempt_at)
+    check_when_due(processing)
     credential = PokCertificate.objects.get(pk=processing.pk)
     assert credential.state == S.PROCESSING
     assert credential.pok_state == "awaitingSomethingNew"
@@ -77,23 +92,25 @@ def test_states_pok_has_not_told_us_about_are_kept_and_polled(fake_pok, processi
 )
 def test_final_pok_states_end_the_polling(fake_pok, processing, pok_state, expected):
     fake_pok.set_credential_state(processing.pok_credential_id, pok_state)
-    issuance.sync_statuses(now=processing.next_attempt_at)
+    check_when_due(processing)
     credential = PokCertificate.objects.get(pk=processing.pk)
     assert credential.state == expected
     assert credential.pok_state == pok_state
     assert credential.next_attempt_at is None
     if expected == S.FAILED:
         assert pok_state in credential.last_error
+    else:
+        assert credential.revoked_by == "pok"
 
 
 @transactional
-def test_a_poll_during_an_outage_changes_nothing_but_the_next_poll(fake_pok, processing):
+def test_a_check_during_an_outage_changes_nothing_but_the_next_check(fake_pok, processing):
     fake_pok.outage = True
-    counts = issuance.sync_statuses(now=processing.next_attempt_at)
-    assert counts["errors"] == 1
+    assert check_when_due(processing) == status.POK_NOT_ASKED
     credential = PokCertificate.objects.get(pk=processing.pk)
     assert credential.state == S.PROCESSING
     assert credential.next_attempt_at > processing.next_attempt_at
+    assert "status check" in credential.last_error
 
 
 @transactional
@@ -102,7 +119,7 @@ def test_an_emitted_credential_keeps_its_state_when_the_image_cannot_be_fetched(
 ):
     fake_pok.emit_all()
     fake_pok.fail_next("GET credential image", status=404)
-    issuance.sync_statuses(now=processing.next_attempt_at)
+    check_when_due(processing)
     credential = PokCertificate.objects.get(pk=processing.pk)
     assert credential.state == S.EMITTED
     assert credential.image_url == ""
@@ -144,9 +161,9 @@ def test_a_certificate_revoked_after_issuing_is_revoked_here(
     credential = credential_of(learner, pok_course)
     assert credential.state == S.REVOKED
     assert credential.pok_credential_id in fake_pok.credentials
-    assert tracked_events[-1][0] == issuance.EVENT_REVOKED
+    assert tracked_events[-1][0] == lifecycle.EVENT_REVOKED
     send_revoked(learner, pok_course)  # the signal is sent again: nothing changes
-    assert [name for name, _ in tracked_events].count(issuance.EVENT_REVOKED) == 1
+    assert [name for name, _ in tracked_events].count(lifecycle.EVENT_REVOKED) == 1
 
 
 @transactional
@@ -241,8 +258,8 @@ def test_a_credential_pok_may_hold_is_not_sent_again_when_re_requested_after_rev
     assert credential.state == S.OUTCOME_UNKNOWN
     assert credential.history[-1]["from"] == S.REVOKED
     assert len(fake_pok.credentials) == 1
-    with pytest.raises(issuance.DuplicateRisk):
-        issuance.retry_now(credential)
+    with pytest.raises(lifecycle.DuplicateRisk):
+        operator_actions.retry_now(credential)
 
 
 @transactional
@@ -253,9 +270,9 @@ def test_an_operators_revocation_survives_a_new_request_from_the_platform(
     request_certificate(learner, pok_course, course_grade())
     if issued:
         settle(queued_tasks)
-    issuance.revoke(credential_of(learner, pok_course), "issued by mistake")
+    operator_actions.revoke(credential_of(learner, pok_course), "issued by mistake")
 
-    with caplog.at_level("INFO", logger="openedx_pok.services.issuance"):
+    with caplog.at_level("INFO", logger="openedx_pok.services.creation"):
         request_certificate(learner, pok_course, course_grade())
     settle(queued_tasks)
 
@@ -355,12 +372,12 @@ def test_retry_now_refuses_an_unknown_outcome_unless_the_risk_is_accepted(
     request_certificate(learner, pok_course, course_grade())
     queued_tasks.run()
     credential = credential_of(learner, pok_course)
-    with pytest.raises(issuance.DuplicateRisk):
-        issuance.retry_now(credential)
+    with pytest.raises(lifecycle.DuplicateRisk):
+        operator_actions.retry_now(credential)
     queued_tasks.run()
     assert fake_pok.calls["POST credential"] == 1
 
-    issuance.retry_now(credential, accept_duplicate_risk=True)
+    operator_actions.retry_now(credential, accept_duplicate_risk=True)
     settle(queued_tasks)
     assert credential_of(learner, pok_course).state == S.EMITTED
     assert fake_pok.calls["POST credential"] == 2
@@ -378,7 +395,7 @@ def test_retry_now_sends_a_waiting_credential_at_once(
     assert credential.next_attempt_at > timezone.now()
     queued_tasks.sent.clear()  # the countdown task would arrive later
 
-    issuance.retry_now(credential)
+    operator_actions.retry_now(credential)
     queued_tasks.run()
     assert credential_of(learner, pok_course).state == S.PROCESSING
 
@@ -387,14 +404,14 @@ def test_retry_now_sends_a_waiting_credential_at_once(
 def test_operator_actions_refuse_impossible_states(fake_pok, queued_tasks, learner, pok_course, course_grade):
     request_certificate(learner, pok_course, course_grade())
     credential = credential_of(learner, pok_course)
-    with pytest.raises(issuance.WrongState):
-        issuance.reissue(credential)  # still pending
-    with pytest.raises(issuance.NoPokCredential):
-        issuance.resync_from_pok(credential)
+    with pytest.raises(lifecycle.WrongState):
+        operator_actions.reissue(credential)  # still pending
+    with pytest.raises(lifecycle.NoPokCredential):
+        operator_actions.resync_from_pok(credential)
     settle(queued_tasks)
     credential.refresh_from_db()
-    with pytest.raises(issuance.WrongState):
-        issuance.retry_now(credential)  # emitted
+    with pytest.raises(lifecycle.WrongState):
+        operator_actions.retry_now(credential)  # emitted
 
 
 @transactional
@@ -402,7 +419,7 @@ def test_resync_reads_poks_state_for_a_failed_credential(fake_pok, processing):
     PokCertificate.objects.filter(pk=processing.pk).update(state=S.FAILED, last_error="operator test")
     fake_pok.emit_all()
     credential = PokCertificate.objects.get(pk=processing.pk)
-    issuance.resync_from_pok(credential)
+    operator_actions.resync_from_pok(credential)
     assert credential.state == S.EMITTED
     assert credential.image_url
 
@@ -415,7 +432,7 @@ def test_reissue_spends_a_new_credit_and_keeps_the_old_id_in_the_history(
     settle(queued_tasks)
     credential = credential_of(learner, pok_course)
     first_pok_id = credential.pok_credential_id
-    issuance.reissue(credential)
+    operator_actions.reissue(credential)
     assert credential.state == S.PENDING
     settle(queued_tasks)
     credential.refresh_from_db()
@@ -434,8 +451,8 @@ def test_the_sweep_requeues_a_pending_credential_whose_task_was_lost(
 ):
     request_certificate(learner, pok_course, course_grade())
     queued_tasks.sent.clear()  # the broker lost the message
-    assert issuance.sweep()["requeued"] == 0  # too recent to call it lost
-    assert issuance.sweep(now=timezone.now() + LOST)["requeued"] == 1
+    assert sweep.sweep()["requeued"] == 0  # too recent to call it lost
+    assert sweep.sweep(now=timezone.now() + LOST)["requeued"] == 1
     settle(queued_tasks)
     assert credential_of(learner, pok_course).state == S.EMITTED
 
@@ -448,9 +465,9 @@ def test_the_sweep_requeues_a_waiting_credential_once_per_period_not_every_run(
         request_certificate(make_learner(), pok_course, course_grade())
     queued_tasks.sent.clear()  # the workers are busy elsewhere (a backfill): the tasks wait
     start = timezone.now() + LOST
-    requeued = [issuance.sweep(now=start + timedelta(minutes=minute))["requeued"] for minute in range(10)]
+    requeued = [sweep.sweep(now=start + timedelta(minutes=minute))["requeued"] for minute in range(10)]
     assert requeued == [3] + [0] * 9
-    assert issuance.sweep(now=start + issuance.LOST_TASK_AFTER + timedelta(seconds=1))["requeued"] == 3
+    assert sweep.sweep(now=start + policy.LOST_TASK_AFTER + timedelta(seconds=1))["requeued"] == 3
     assert queued_tasks.names.count("openedx_pok.tasks.issue_credential") == 6
     queued_tasks.run()
     assert fake_pok.calls["POST credential"] == 3
@@ -470,6 +487,6 @@ def test_a_broker_outage_is_survived_by_the_sweep(
         result = request_certificate(learner, pok_course, course_grade())
     assert result[0] == learner
     assert credential_of(learner, pok_course).state == S.PENDING
-    issuance.sweep(now=timezone.now() + LOST)
+    sweep.sweep(now=timezone.now() + LOST)
     settle(queued_tasks)
     assert credential_of(learner, pok_course).state == S.EMITTED

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from openedx_pok.models import CertificateTemplate, CredentialState, InvalidTransition, PokCertificate
+from openedx_pok.models import CertificateTemplate, PokCertificate
 
 
 def test_a_second_credential_for_the_same_learner_and_course_is_refused(learner, course_key):
@@ -36,17 +36,6 @@ def test_public_ids_are_unguessable_uuids(make_learner, course_key):
     second = PokCertificate.objects.create(user=make_learner(), course_key=course_key)
     assert first.public_id != second.public_id
     assert first.public_id.version == 4
-
-
-def test_move_to_records_history_and_refuses_impossible_moves(learner, course_key):
-    credential = PokCertificate.objects.create(user=learner, course_key=course_key)
-    credential.move_to(CredentialState.REQUESTING, note="first attempt")
-    assert credential.state == CredentialState.REQUESTING
-    assert credential.history[-1]["from"] == "pending"
-    assert credential.history[-1]["to"] == "requesting"
-    assert credential.history[-1]["note"] == "first attempt"
-    with pytest.raises(InvalidTransition):
-        credential.move_to(CredentialState.PENDING)
 
 
 def test_one_template_row_per_course_and_mode(course_key):

@@ -91,3 +91,30 @@ def test_devstack_points_at_the_sandbox_unless_told_otherwise(settings_module):
 def test_production_points_at_production(settings_module):
     add_plugins(settings_module.__name__, "lms.djangoapp", "production")
     assert settings_module.POK_API_URL == "https://api.pok.tech/"
+
+
+def test_the_safety_net_joins_the_beat_schedule_beside_the_operators_entries(settings_module):
+    settings_module.POK_CELERY_QUEUE = "pok"
+    settings_module.CELERYBEAT_SCHEDULE = {
+        "operator-task": {"task": "their.task", "schedule": 30},
+        "openedx-pok-sync-credential-statuses": {
+            "task": "openedx_pok.tasks.sync_credential_statuses",
+            "schedule": 600,
+        },
+    }
+    add_plugins(settings_module.__name__, "lms.djangoapp", "common")
+    add_plugins(settings_module.__name__, "lms.djangoapp", "production")
+    schedule = settings_module.CELERYBEAT_SCHEDULE
+    assert schedule["operator-task"] == {"task": "their.task", "schedule": 30}
+    assert schedule["openedx-pok-sync-credential-statuses"]["schedule"] == 600  # the operator's own entry
+    assert schedule["openedx-pok-sweep-credentials"] == {
+        "task": "openedx_pok.tasks.sweep_credentials",
+        "schedule": 60,
+        "options": {"queue": "pok"},
+    }
+
+
+def test_an_operator_can_keep_the_safety_net_out_of_the_beat_schedule(settings_module):
+    settings_module.POK_ADD_BEAT_SCHEDULE = False
+    add_plugins(settings_module.__name__, "lms.djangoapp", "common")
+    assert getattr(settings_module, "CELERYBEAT_SCHEDULE", {}) == {}

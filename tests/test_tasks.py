@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from openedx_pok import celery_schedule, tasks
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import issuance
+from openedx_pok.services import policy, sweep
 from tests.issuing import request_certificate
 
 transactional = pytest.mark.django_db(transaction=True)
@@ -58,10 +58,12 @@ def test_the_periodic_tasks_report_counts(
     request_certificate(learner, pok_course, course_grade())
     queued_tasks.run()
     fake_pok.emit_all()
-    PokCertificate.objects.update(next_attempt_at=timezone.now())  # the first poll is due
+    # The credential's own first check was lost: the safety net checks it.
+    PokCertificate.objects.update(next_attempt_at=timezone.now() - policy.OVERDUE_CHECK_AFTER)
     assert tasks.sync_credential_statuses()["emitted"] == 1
     assert tasks.sweep_credentials() == {
         "requeued": 0,
+        "checks_requeued": 0,
         "outcome_unknown": 0,
         "reopened_failed": 0,
         "resent_unknown": 0,
@@ -72,28 +74,27 @@ def test_the_periodic_tasks_report_counts(
 def test_every_task_is_registered_under_its_documented_name():
     names = {
         tasks.issue_credential.name,
+        tasks.check_credential_status.name,
         tasks.sweep_credentials.name,
         tasks.sync_credential_statuses.name,
         tasks.refresh_credential_image.name,
     }
     assert names == {
         "openedx_pok.tasks.issue_credential",
+        "openedx_pok.tasks.check_credential_status",
         "openedx_pok.tasks.sweep_credentials",
         "openedx_pok.tasks.sync_credential_statuses",
         "openedx_pok.tasks.refresh_credential_image",
     }
 
 
-def test_the_beat_schedule_runs_the_sweep_and_the_sync(settings):
-    settings.POK_CELERY_QUEUE = None
+def test_the_beat_schedule_runs_the_sweep_and_the_sync():
     schedule = celery_schedule.beat_schedule()
     assert {entry["task"] for entry in schedule.values()} == {
         tasks.sweep_credentials.name,
         tasks.sync_credential_statuses.name,
     }
     assert all(entry["options"] == {} for entry in schedule.values())
-    settings.POK_CELERY_QUEUE = "pok"
-    assert all(entry["options"] == {"queue": "pok"} for entry in celery_schedule.beat_schedule().values())
     assert all(
         entry["options"] == {"queue": "other"} for entry in celery_schedule.beat_schedule("other").values()
     )
@@ -111,7 +112,7 @@ def test_a_periodic_run_is_skipped_while_the_previous_one_is_still_going(monkeyp
         assert task() == {}  # beat fires again while POK is slow
         return {"polled": 0}
 
-    monkeypatch.setattr(issuance, service, slow_run)
+    monkeypatch.setattr(sweep, service, slow_run)
     with caplog.at_level("INFO", logger="openedx_pok.tasks"):
         assert task() == {"polled": 0}
     assert runs == ["outer"]
@@ -120,8 +121,8 @@ def test_a_periodic_run_is_skipped_while_the_previous_one_is_still_going(monkeyp
     def failing_run():
         raise ConnectionError("POK unreachable")
 
-    monkeypatch.setattr(issuance, service, failing_run)
+    monkeypatch.setattr(sweep, service, failing_run)
     with pytest.raises(ConnectionError):
         task()
-    monkeypatch.setattr(issuance, service, lambda: {"polled": 1})
+    monkeypatch.setattr(sweep, service, lambda: {"polled": 1})
     assert task() == {"polled": 1}  # the lock was released by the failed run

@@ -27,10 +27,10 @@ from opaque_keys import InvalidKeyError
 from opaque_keys.edx.keys import CourseKey
 from openedx_filters.learning.filters import CertificateRenderStarted
 
-from openedx_pok import client, platform_adapter, tasks
+from openedx_pok import client, platform_adapter
 from openedx_pok.conf import setting
-from openedx_pok.models import IN_FLIGHT_STATES, CredentialState, PokCertificate
-from openedx_pok.services import issuance, payload
+from openedx_pok.models import CredentialState, PokCertificate
+from openedx_pok.services import creation, lifecycle, payload, queueing, status
 from openedx_pok.services.template_choice import NoTemplateConfigured, choose_template
 from openedx_pok.services.template_definitions import get_template_definition
 from openedx_pok.url_safety import safe_pok_url
@@ -42,19 +42,6 @@ PLATFORM_INVALID_TEMPLATE = "certificates/invalid.html"
 LINKEDIN_ADD_TO_PROFILE_URL = "https://www.linkedin.com/profile/add"
 NO_SCRIPT_REFRESH_SECONDS = 30
 IMAGE_REFRESH_GUARD_SECONDS = 300
-
-# What the public sees of the state machine: no attempts, no unknown outcomes, no internals.
-PUBLIC_ISSUING, PUBLIC_EMITTED, PUBLIC_DELAYED, PUBLIC_REVOKED = "issuing", "emitted", "delayed", "revoked"
-
-
-def public_state(credential: PokCertificate) -> str:
-    if credential.state == CredentialState.EMITTED:
-        return PUBLIC_EMITTED
-    if credential.state == CredentialState.FAILED:
-        return PUBLIC_DELAYED
-    if credential.state == CredentialState.REVOKED:
-        return PUBLIC_REVOKED
-    return PUBLIC_ISSUING
 
 
 def render_certificate_page(context: dict) -> None:
@@ -76,6 +63,9 @@ def render_certificate_page(context: dict) -> None:
     if credential is None:
         _queue_issuance_for_existing_certificate(user_id, course_key)
         return
+    waiting = credential.state in lifecycle.IN_FLIGHT_STATES and status.learner_is_waiting(credential)
+    if waiting and queueing.is_eager():
+        credential.refresh_from_db()  # the early check ran inside this request
     with translation.override(_page_language(request, context)):
         _render_for_state(request, context, credential)
 
@@ -83,7 +73,7 @@ def render_certificate_page(context: dict) -> None:
 def _render_for_state(request, context: dict, credential: PokCertificate) -> None:
     if credential.state == CredentialState.EMITTED:
         _render_emitted(request, context, credential)
-    elif credential.state in IN_FLIGHT_STATES:
+    elif credential.state in lifecycle.IN_FLIGHT_STATES:
         page = _learner_page(request, context, credential)
         page.update(
             status_url=reverse("openedx_pok:credential_status", kwargs={"public_id": credential.public_id}),
@@ -99,8 +89,7 @@ def _render_for_state(request, context: dict, credential: PokCertificate) -> Non
         page = _learner_page(request, context, credential)
         page.update(
             support_url=_support_url(),
-            # Definite refusals and exhausted rounds have no next attempt: nothing will retry them.
-            retry_scheduled=credential.next_attempt_at is not None,
+            retry_scheduled=lifecycle.retries_by_itself(credential),
         )
         response = HttpResponse(render_to_string("openedx_pok/delayed.html", page, request=request))
         response["Cache-Control"] = "no-cache, no-store, must-revalidate"
@@ -211,11 +200,8 @@ def queue_image_refresh(credential: PokCertificate) -> None:
     """Ask the background task for a fresh image location, at most once per few minutes per credential."""
     if not cache.add(f"openedx_pok.image_refresh.{credential.pk}", True, IMAGE_REFRESH_GUARD_SECONDS):
         return
-    try:
-        tasks.refresh_credential_image.apply_async(args=[credential.pk], queue=setting("POK_CELERY_QUEUE"))
-    except Exception:
+    if not queueing.queue(queueing.REFRESH_CREDENTIAL_IMAGE, credential.pk):
         cache.delete(f"openedx_pok.image_refresh.{credential.pk}")
-        log.exception("Could not queue the image refresh of POK credential %s", credential.pk)
 
 
 def _queue_issuance_for_existing_certificate(user_id: int, course_key: CourseKey) -> None:
@@ -226,7 +212,7 @@ def _queue_issuance_for_existing_certificate(user_id: int, course_key: CourseKey
         certificate = platform_adapter.get_platform_certificate(user_id, course_key)
         if certificate is None or not certificate.is_downloadable:
             return
-        issuance.record_certificate_request(
+        creation.record_certificate_request(
             user=get_user_model().objects.get(pk=user_id),
             course_key=course_key,
             mode=certificate.mode,
@@ -492,7 +478,7 @@ def describe_for_learner(credential: PokCertificate) -> dict:
     return {
         "id": str(credential.public_id),
         "course_id": str(credential.course_key),
-        "state": public_state(credential),
+        "state": lifecycle.public_state(credential),
         "title": credential.title,
         "issued_on": credential.emission_date.isoformat() if emitted and credential.emission_date else None,
         "view_url": safe_pok_url(credential.view_url) if emitted else "",

@@ -7,6 +7,7 @@ Only absent settings receive defaults: a value the operator set before ``add_plu
 
 import copy
 
+from openedx_pok.celery_schedule import beat_schedule
 from openedx_pok.conf import SETTINGS
 
 CREATION_STEP = "openedx_pok.filters.IssuePokCredentialStep"
@@ -22,6 +23,18 @@ def plugin_settings(settings):
             setattr(settings, entry.name, copy.deepcopy(entry.default))
     add_pipeline_step(settings, CREATION_FILTER, CREATION_STEP)
     add_pipeline_step(settings, RENDER_FILTER, RENDER_STEP)
+    if settings.POK_ADD_BEAT_SCHEDULE:
+        add_beat_entries(settings)
+
+
+def add_beat_entries(settings):
+    """Our safety-net entries for platforms that run Celery beat; an entry of the same name is kept."""
+    schedule = getattr(settings, "CELERYBEAT_SCHEDULE", None)
+    if not isinstance(schedule, dict):
+        schedule = {}
+        settings.CELERYBEAT_SCHEDULE = schedule
+    for name, entry in beat_schedule(settings.POK_CELERY_QUEUE).items():
+        schedule.setdefault(name, entry)
 
 
 def add_pipeline_step(settings, filter_type, step_path):

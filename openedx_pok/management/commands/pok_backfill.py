@@ -14,7 +14,7 @@ from opaque_keys.edx.keys import CourseKey
 from openedx_pok import platform_adapter
 from openedx_pok.models import PokCertificate
 from openedx_pok.monitoring import counts_by_state, format_counts
-from openedx_pok.services import issuance
+from openedx_pok.services import creation
 
 GENERATION_MODE = "backfill"
 
@@ -93,7 +93,7 @@ class Command(BaseCommand):
             if dry_run:
                 self.totals["queued"] += 1
                 continue
-            credential = issuance.record_certificate_request(
+            credential = creation.record_certificate_request(
                 user=user,
                 course_key=course_key,
                 mode=certificate.mode,

@@ -1,7 +1,7 @@
 """
 ``pok_retry --state failed|unknown [--course ID]``: send credentials to POK again, through the queue.
 
-Each credential is handed to the issuance service's retry, which queues the issuing task; Celery
+Each credential is handed to the operator service's retry, which queues the issuing task; Celery
 workers do the POSTs. Credentials whose outcome is unknown may already exist in POK, so re-sending
 them may create duplicates and spend credits twice: that needs ``--accept-duplicate-risk``.
 """
@@ -11,7 +11,7 @@ from opaque_keys import InvalidKeyError
 from opaque_keys.edx.keys import CourseKey
 
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import issuance
+from openedx_pok.services import lifecycle, operator_actions
 
 STATES = {"failed": CredentialState.FAILED, "unknown": CredentialState.OUTCOME_UNKNOWN}
 PROGRESS_EVERY = 100
@@ -55,8 +55,10 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(credential_ids)} {state.label.lower()} credential(s){scope}.")
         if dry_run:
             for credential in credentials[:DRY_RUN_LISTED]:
+                refused = lifecycle.refusal(credential, "retry")
+                verdict = f"would skip ({refused})" if refused else "would retry"
                 self.stdout.write(
-                    f"  would retry {credential.pk}: {credential.course_key}, user {credential.user_id}, "
+                    f"  {verdict} {credential.pk}: {credential.course_key}, user {credential.user_id}, "
                     f"attempts {credential.attempts}, last error: {credential.last_error[:120] or '-'}"
                 )
             if len(credential_ids) > DRY_RUN_LISTED:
@@ -71,8 +73,8 @@ class Command(BaseCommand):
                 skipped += 1
                 continue
             try:
-                issuance.retry_now(credential, accept_duplicate_risk=accept_duplicate_risk)
-            except issuance.IssuanceError as error:
+                operator_actions.retry_now(credential, accept_duplicate_risk=accept_duplicate_risk)
+            except lifecycle.IssuanceError as error:
                 skipped += 1
                 self.stdout.write(f"  skipped {credential_id}: {error}")
             else:

@@ -1,16 +1,17 @@
 """
-``pok_sync``: run the sweep and the status sync now, instead of waiting for Celery beat.
+``pok_sync``: run the safety net now: the sweep and the status sync.
 
-The same work as the two periodic tasks, one batch each: the sweep re-queues credentials that are
-due (the workers send them), settles requests that never got an answer, and gives failed ones
-another round; the status sync asks POK about credentials it is still processing. Run it from cron
-where no Celery beat runs, or after an incident to move things along at once.
+Credentials drive themselves (each schedules its own next attempt or status check), so this only
+catches what fell through: the sweep re-queues work whose task was lost, settles requests that
+never got an answer, and gives failed ones another round; the status sync asks POK about
+credentials whose own check is long overdue. The same work as the two periodic tasks, one batch
+each. Run it from cron if you like, or after an incident to move things along at once.
 """
 
 from django.core.management.base import BaseCommand, CommandError
 
 from openedx_pok.monitoring import counts_by_state, format_counts
-from openedx_pok.services import issuance
+from openedx_pok.services import sweep
 
 
 class Command(BaseCommand):
@@ -24,11 +25,11 @@ class Command(BaseCommand):
         if dry_run:
             self.show_due()
             return
-        sweep = issuance.sweep()
-        self.stdout.write(f"Sweep: {describe(sweep)}")
-        sync = issuance.sync_statuses()
+        swept = sweep.sweep()
+        self.stdout.write(f"Sweep: {describe(swept)}")
+        sync = sweep.sync_statuses()
         self.stdout.write(f"Status sync: {describe(sync)}")
-        if sync.get("polled", 0) >= issuance.BATCH_SIZE:
+        if sync.get("polled", 0) >= sweep.BATCH_SIZE:
             self.stdout.write("More credentials are due for a status poll: run pok_sync again.")
         self.stdout.write(f"POK credentials now: {format_counts(counts_by_state())}")
         if sync.get("errors"):
@@ -38,14 +39,14 @@ class Command(BaseCommand):
 
     def show_due(self) -> None:
         """What a run would pick up now, by the sweep's and the sync's own selections (read-only)."""
-        due = issuance.due_work()
+        due = sweep.due_work()
         for label, queryset in (
             ("retries due", due.retries),
             ("pending with a lost task", due.lost_pending),
             ("requests with no answer (to become outcome unknown)", due.unanswered_requests),
             ("failed, due for another round", due.failed_rounds),
             ("unknown outcomes to re-send (POK_UNKNOWN_OUTCOME_RETRY_AFTER)", due.unknown_outcomes_to_resend),
-            ("status polls due", due.status_polls),
+            ("status checks overdue (their task was lost)", due.status_checks),
         ):
             self.stdout.write(f"  {label}: {queryset.count()}")
         self.stdout.write("Dry run: nothing was changed or queued.")

@@ -1,0 +1,243 @@
+"""
+The issuing task's work: build the payload, claim the row, send the single ``POST credential``,
+record what POK answered.
+
+A row is locked and marked *requesting* (committed) before its POST, so a crash in between is
+visible, and a POST whose answer was lost is never repeated unless an operator or
+POK_UNKNOWN_OUTCOME_RETRY_AFTER says so.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+
+from openedx_pok import client
+from openedx_pok.models import CredentialState, PokCertificate, RevokedBy
+from openedx_pok.services import lifecycle, status
+from openedx_pok.services.payload import Payload, PayloadError, build_payload
+from openedx_pok.services.policy import Policy
+
+log = logging.getLogger(__name__)
+
+S = CredentialState
+SENDABLE_STATES = frozenset({S.PENDING, S.RETRYING})
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """What the issuing task committed before its POST."""
+
+    credential_id: int
+    requesting_since: datetime
+
+
+def issue(pok_certificate_id: int) -> None:
+    """
+    Issue one credential: build its payload, claim the row, POST once, record the outcome.
+
+    A failed credential due for another round (or an unknown outcome due for its automatic
+    re-send) is first reopened; its follow-up task sends it. Exits quietly when the row is gone,
+    revoked, already claimed by another worker, or not due.
+    """
+    credential = PokCertificate.objects.select_related("user").filter(pk=pok_certificate_id).first()
+    if credential is None:
+        log.info("POK credential %s no longer exists; nothing to issue", pok_certificate_id)
+        return
+    reopening = REOPENED_WHEN_DUE.get(credential.state)
+    if reopening and credential.next_attempt_at is not None and lifecycle.is_due(credential):
+        reopen_for_sending(credential.pk, reopening)
+        return
+    if credential.state not in SENDABLE_STATES or not lifecycle.is_due(credential):
+        log.debug("POK credential %s is %s and not due; skipped", credential.pk, credential.state)
+        return
+    prepared = _prepare(credential)
+    if prepared is None:
+        return
+    claim, payload = prepared
+    try:
+        pok_credential = client.get_client().create_credential(payload.body)
+    except client.PokError as error:
+        _settle_sent(claim, error)
+    else:
+        _record_created(claim, pok_credential)
+
+
+# States a due row leaves by itself before it is sent again, and the transition that reopens it.
+REOPENED_WHEN_DUE = {S.FAILED: "another_round", S.OUTCOME_UNKNOWN: "resent_after_unknown"}
+REOPEN_NOTES = {
+    "another_round": "another round of attempts after POK was unavailable",
+    "resent_after_unknown": (
+        "re-sent after an unknown outcome (POK_UNKNOWN_OUTCOME_RETRY_AFTER; duplicate risk)"
+    ),
+}
+
+
+def reopen_for_sending(credential_id: int, name: str, *, now: datetime | None = None) -> bool:
+    """Apply ``another_round`` or ``resent_after_unknown``, unless the row moved on or POK holds it."""
+    with transaction.atomic():
+        locked = lifecycle.lock(credential_id)
+        if locked is None or not lifecycle.allows(locked, name) or locked.pok_credential_id:
+            return False
+        lifecycle.apply(locked, name, reason=REOPEN_NOTES[name], now=now)
+    if name == "resent_after_unknown":
+        log.warning("POK credential %s re-sent after an unknown outcome", credential_id)
+    return True
+
+
+def _transition_after(error: client.PokError, locked: PokCertificate) -> str:
+    """How a POST that produced no credential settles the row."""
+    if isinstance(error, client.PokOutcomeUnknown):
+        return "answer_lost"
+    if isinstance(error, client.PokRateLimited) and error.retry_after:
+        return "rate_limited"
+    if isinstance(error, client.PokUnavailable | client.PokRateLimited):
+        return "round_failed" if Policy.current().round_is_over(locked.attempts) else "retry_scheduled"
+    return "refused"
+
+
+def _prepare(credential: PokCertificate) -> tuple[_Claim, Payload] | None:
+    """Build the payload and claim the row; None when this worker is not to send it (settled or taken)."""
+    try:
+        payload = build_payload(credential)
+        claim = _claim(credential, payload)
+    except PayloadError as error:
+        _settle_unsent(credential, False, f"payload: {error}", summary="payload could not be built")
+    except (client.PokUnavailable, client.PokRateLimited) as error:
+        _settle_unsent(
+            credential,
+            True,
+            f"template definition: {lifecycle.describe_error(error)}",
+            summary=f"template definition: {lifecycle.summarize_error(error)}",
+            retry_after=getattr(error, "retry_after", None),
+        )
+    except client.PokError as error:
+        _settle_unsent(
+            credential,
+            False,
+            f"template definition: {lifecycle.describe_error(error)}",
+            summary=f"template definition: {lifecycle.summarize_error(error)}",
+        )
+    except Exception as error:  # a bug or a platform hiccup: count it as an attempt, never loop unseen
+        log.exception("POK credential %s could not be prepared for sending", credential.pk)
+        reason = f"unexpected error before sending: {type(error).__name__}"
+        _settle_unsent(credential, True, reason, summary=reason)
+    else:
+        return None if claim is None else (claim, payload)
+    return None
+
+
+def _claim(credential: PokCertificate, payload: Payload) -> _Claim | None:
+    """Mark the row *requesting* and commit, unless another worker got there first."""
+    with transaction.atomic():
+        locked = lifecycle.lock(credential.pk)
+        if not _unchanged(locked, credential) or not lifecycle.is_due(locked):
+            log.info("POK credential %s is being handled elsewhere; skipped", credential.pk)
+            return None
+        lifecycle.apply(
+            locked,
+            "claimed",
+            reason=f"attempt {locked.attempts + 1}",
+            template_id=payload.template.template_id,
+            page_id=payload.template.page_id,
+            emission_type=payload.template.emission_type,
+            emission_date=payload.emission_date,
+            title=payload.title[:255],
+            emitter=payload.emitter[:255],
+            tags=payload.tags,
+            language_tag=payload.language_tag,
+            receiver_name=payload.receiver_name[:255],
+            receiver_email=payload.receiver_email,
+        )
+    return _Claim(credential_id=locked.pk, requesting_since=locked.requesting_since)
+
+
+def _unchanged(locked: PokCertificate | None, credential: PokCertificate) -> bool:
+    return locked is not None and locked.state == credential.state and locked.attempts == credential.attempts
+
+
+def _settle_unsent(
+    credential: PokCertificate, passing: bool, reason: str, *, summary: str, retry_after: float | None = None
+) -> None:
+    """The payload could not be built: nothing reached POK, so retrying is always safe."""
+    with transaction.atomic():
+        locked = lifecycle.lock(credential.pk)
+        if not _unchanged(locked, credential):
+            return
+        if not passing:
+            name = "refused"
+        elif Policy.current().round_is_over(locked.attempts + 1):
+            name = "preparation_round_failed"
+            reason, summary = (
+                _after_attempts(reason, locked.attempts + 1),
+                _after_attempts(summary, locked.attempts + 1),
+            )
+        else:
+            name = "preparation_retry"
+        lifecycle.apply(locked, name, reason=reason, summary=summary, retry_after=retry_after)
+
+
+def _after_attempts(text: str, attempts: int) -> str:
+    return f"{text} (after {attempts} attempts)"
+
+
+def _settle_sent(claim: _Claim, error: client.PokError) -> None:
+    """Record a POST that did not produce a credential."""
+    reason, summary = lifecycle.describe_error(error), lifecycle.summarize_error(error)
+    with transaction.atomic():
+        locked = lifecycle.lock(claim.credential_id, skip_locked=False)
+        if not _still_ours(locked, claim):
+            return
+        if locked.state == S.REVOKED:
+            if locked.revoked_by != RevokedBy.RETIREMENT:  # POK's words may quote the retired learner
+                locked.last_error = reason[: lifecycle.LAST_ERROR_LENGTH]
+                locked.save(update_fields=["last_error", "modified"])
+            return
+        name = _transition_after(error, locked)
+        if name == "round_failed":
+            reason, summary = (
+                _after_attempts(reason, locked.attempts),
+                _after_attempts(summary, locked.attempts),
+            )
+        lifecycle.apply(
+            locked, name, reason=reason, summary=summary, retry_after=getattr(error, "retry_after", None)
+        )
+
+
+def _still_ours(locked: PokCertificate | None, claim: _Claim) -> bool:
+    """The row still describes our POST (the sweep may have called it unknown, or it was revoked)."""
+    return (
+        locked is not None
+        and locked.requesting_since == claim.requesting_since
+        and locked.state in (S.REQUESTING, S.OUTCOME_UNKNOWN, S.REVOKED)
+    )
+
+
+def _record_created(claim: _Claim, pok_credential: client.PokCredential) -> None:
+    """POK accepted the POST: keep its id whatever happened to the row meanwhile."""
+    with transaction.atomic():
+        locked = lifecycle.lock(claim.credential_id, skip_locked=False)
+        if locked is None:
+            log.error("POK credential %s was created in POK but its row is gone", pok_credential.id)
+            return
+        if not _still_ours(locked, claim):
+            log.error(
+                "POK credential %s created for row %s, which is now %s; kept as it is",
+                pok_credential.id,
+                locked.pk,
+                locked.state,
+            )
+            return
+        locked.pok_credential_id = pok_credential.id
+        if locked.state == S.REVOKED:
+            lifecycle.apply(
+                locked,
+                "pok_state_seen",
+                reason="created in POK after it was revoked here",
+                pok_state=pok_credential.state,
+            )
+            log.info("POK credential %s (%s) was revoked while being issued", locked.pk, locked.course_key)
+            return
+        status.apply_pok_answer(locked, pok_credential)
+    status.fetch_image_if_emitted(locked)

@@ -1,0 +1,186 @@
+"""
+Following a credential POK accepted until POK emits it (or reaches another final state).
+
+Each credential drives its own status checks: POK's acceptance schedules the first one a few
+seconds later, and every check that finds it still processing schedules the next, later each time
+(``policy``). The row says when the next check is due, so a duplicated or redelivered task finds
+the row not due and stands back. A learner waiting on the "being issued" page may ask for an early
+check, through a task and at most every few seconds: no POK call ever happens inside a request.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from openedx_pok import client
+from openedx_pok.conf import setting
+from openedx_pok.models import CredentialState, PokCertificate
+from openedx_pok.services import lifecycle, queueing
+from openedx_pok.services.policy import EARLY_CHECK_INTERVAL, OVERDUE_CHECK_AFTER
+
+log = logging.getLogger(__name__)
+
+S = CredentialState
+
+POK_EMITTED = "emitted"
+POK_REVOKED = "revoked"
+# POK states after which a credential will never be emitted.
+POK_FINAL_FAILURES = frozenset({"aborted", "signatureRejected"})
+
+CHECKED_RECENTLY_KEY = "openedx_pok.checked_recently.{}"
+# What check() answers when POK could not be asked.
+POK_NOT_ASKED = "not_asked"
+
+
+def check(pok_certificate_id: int, *, early: bool = False, now: datetime | None = None) -> str | None:
+    """
+    One status check; returns the credential's state afterwards, POK_NOT_ASKED when POK could not
+    be reached, or None when there was nothing to check.
+
+    A due check continues the credential's chain (it holds the row while it asks POK and schedules
+    the next). An early one, asked for by a waiting learner, only records what POK says; it never
+    moves the chain's schedule, so checks never multiply.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = lifecycle.lock(pok_certificate_id)
+        if locked is None or locked.state != S.PROCESSING or not locked.pok_credential_id:
+            return None
+        chained = lifecycle.is_due(locked, now)
+        if not chained and not early:
+            return None  # a duplicate, or superseded: the row's own schedule has a task
+        if chained:
+            lifecycle.apply(locked, "check_started", now=now)
+    cache.set(CHECKED_RECENTLY_KEY.format(locked.pk), True, EARLY_CHECK_INTERVAL)
+    try:
+        pok_credential = client.get_client().get_credential(locked.pok_credential_id)
+    except client.PokNotFound as error:
+        _settle(locked.pk, "failed_in_pok", error, reason="POK does not know this credential: ", now=now)
+        return S.FAILED
+    except client.PokError as error:
+        log.warning(
+            "POK status check of credential %s failed: %s", locked.pk, lifecycle.summarize_error(error)
+        )
+        if chained:
+            _settle(locked.pk, "check_failed", error, reason="status check: ", now=now)
+        return POK_NOT_ASKED
+    with transaction.atomic():
+        locked = lifecycle.lock(pok_certificate_id)
+        if locked is None or locked.state != S.PROCESSING:
+            return None if locked is None else locked.state
+        apply_pok_answer(locked, pok_credential, now=now, continue_chain=chained)
+    fetch_image_if_emitted(locked)
+    return locked.state
+
+
+def _settle(pok_certificate_id: int, name: str, error: client.PokError, *, reason: str, now) -> None:
+    with transaction.atomic():
+        locked = lifecycle.lock(pok_certificate_id)
+        if locked is not None and locked.state == S.PROCESSING:
+            lifecycle.apply(
+                locked,
+                name,
+                reason=reason + lifecycle.describe_error(error),
+                summary=reason + lifecycle.summarize_error(error),
+                now=now,
+                retry_after=getattr(error, "retry_after", None),
+            )
+
+
+def apply_pok_answer(
+    locked: PokCertificate, pok_credential: client.PokCredential, *, now=None, continue_chain: bool = True
+) -> None:
+    """
+    Bring a locked row in line with what POK reports. POK is the truth about its credential, but
+    never a reason to crash: an answer the row's state cannot take is recorded as POK's state only.
+    """
+    fields = {}
+    if pok_credential.view_url:
+        fields["view_url"] = pok_credential.view_url[:500]
+    state = pok_credential.state
+    reason = ""
+    if state == POK_EMITTED:
+        name = "emitted"
+        reason = "emitted by POK"
+        if pok_credential.emission_date:
+            fields["emission_date"] = pok_credential.emission_date
+    elif state == POK_REVOKED:
+        name, reason = "revoked_in_pok", "revoked in POK"
+    elif state in POK_FINAL_FAILURES:
+        name, reason = "failed_in_pok", f"POK reports the credential as {state}"
+    elif locked.state == S.PROCESSING:
+        name = "still_processing" if continue_chain else "pok_state_seen"
+    else:
+        # Pending in POK, including states this code does not know: follow it until it settles.
+        name, reason = "accepted", f"POK state {state or 'unknown'}"
+    if not lifecycle.allows(locked, name):
+        name = "pok_state_seen"
+    lifecycle.apply(locked, name, reason=reason, pok_state=state, now=now, **fields)
+
+
+def learner_is_waiting(credential: PokCertificate) -> bool:
+    """
+    A learner is looking at the "being issued" page (or its status endpoint): ask for an early
+    check of a credential POK is processing, or for the sweep when the row's own task looks lost.
+    Returns whether a task was queued; in eager mode it has already run.
+    """
+    now = timezone.now()
+    if credential.state == S.PROCESSING and credential.pok_credential_id:
+        due = credential.next_attempt_at
+        if due is not None and timedelta(0) <= due - now <= timedelta(seconds=EARLY_CHECK_INTERVAL):
+            return False  # the credential's own check is about to run
+        if not cache.add(CHECKED_RECENTLY_KEY.format(credential.pk), True, EARLY_CHECK_INTERVAL):
+            return False  # a check ran, or was asked for, a moment ago
+        return queueing.queue(queueing.CHECK_CREDENTIAL_STATUS, credential.pk, early=True)
+    if _looks_lost(credential, now):
+        return queueing.ensure_sweep_scheduled(countdown=0)
+    return False
+
+
+def _looks_lost(credential: PokCertificate, now: datetime) -> bool:
+    """The row waits for a task that should have run by now."""
+    due = credential.next_attempt_at
+    if credential.state in (S.PENDING, S.RETRYING, S.PROCESSING) and due is not None:
+        return due < now - OVERDUE_CHECK_AFTER
+    return credential.state == S.PENDING and credential.modified < now - OVERDUE_CHECK_AFTER
+
+
+# -- images ----------------------------------------------------------------------------------------
+
+
+def refresh_image(credential: PokCertificate) -> str:
+    """Fetch the emitted credential's image location from POK and keep it for POK_IMAGE_URL_LIFETIME."""
+    if not credential.pok_credential_id:
+        raise lifecycle.NoPokCredential(f"credential {credential.pk} has no POK id")
+    location = client.get_client().get_credential_image(credential.pok_credential_id)
+    expires_at = timezone.now() + timedelta(seconds=float(setting("POK_IMAGE_URL_LIFETIME")))
+    PokCertificate.objects.filter(pk=credential.pk).update(
+        image_url=location[:1000], image_url_expires_at=expires_at, modified=timezone.now()
+    )
+    credential.image_url, credential.image_url_expires_at = location[:1000], expires_at
+    return location
+
+
+def refresh_image_of(pok_certificate_id: int) -> None:
+    """The image task's work: a fresh image URL for an emitted credential (they expire)."""
+    credential = PokCertificate.objects.filter(pk=pok_certificate_id).first()
+    if credential is not None and credential.pok_credential_id:
+        _refresh_image_quietly(credential)
+
+
+def fetch_image_if_emitted(credential: PokCertificate) -> None:
+    if credential.state == S.EMITTED:
+        _refresh_image_quietly(credential)
+
+
+def _refresh_image_quietly(credential: PokCertificate) -> None:
+    """The image is a nicety of the certificate page: failing to fetch it changes no state."""
+    try:
+        refresh_image(credential)
+    except client.PokError as error:
+        log.warning(
+            "POK image of credential %s not fetched: %s", credential.pk, lifecycle.summarize_error(error)
+        )
