@@ -4,8 +4,15 @@ the path and selects the test host's settings, as ``make test`` does; each scrip
 settings and calls ``django.setup()`` itself.
 """
 
+import heapq
+import itertools
+import multiprocessing
 import os
+import re
 import sys
+import threading
+import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,3 +50,191 @@ def create_python_course():
         course_title="Introduction to Python",
         organization_name="Example University",
     )
+
+
+# -- the fake POK, in its own process ---------------------------------------------------------------
+
+TEMPLATE_ID = "default-template"
+API_KEY = "bench-key"
+STATUS_PATH = re.compile(r"^/credential/[^/?]+/?$")
+
+
+def serve_fake_pok(connection, emit_after, latency: float, rate: float | None, credits: int) -> None:
+    """Child process: run the fake POK and answer the parent's questions about it until told to stop."""
+    from openedx_pok.testing import FakePokServer
+
+    with FakePokServer(api_key=API_KEY, emit_after=emit_after, credits=credits) as server:
+        server.add_template(TEMPLATE_ID, name="Bench template")
+        server.latency = latency
+        if rate:
+            server.rate_limit(rate)
+        connection.send(server.url)
+        questions = {
+            "calls": lambda: dict(server.calls),
+            "created": lambda: credits - server.credits,
+            "duplicates": server.duplicates,
+            "created_at": lambda: {key: value["createdAt"] for key, value in server.credentials.items()},
+            "checks_per_credential": lambda: Counter(
+                path.rstrip("/").rsplit("/", 1)[-1]
+                for method, path, _headers in server.received
+                if method == "GET" and STATUS_PATH.match(path)
+            ),
+        }
+        while (question := connection.recv()) != "stop":
+            connection.send(questions[question]())
+
+
+class RemoteFakePok:
+    """
+    The fake POK in a process of its own, as POK would be: its memory and CPU are not counted as
+    the plugin's, and its clock (when it emits) runs whatever the benchmark's threads do.
+    """
+
+    def __init__(self, *, emit_after, latency: float = 0.0, rate: float | None = None, credits: int = 10**6):
+        context = multiprocessing.get_context("spawn")
+        self._connection, child_end = context.Pipe()
+        self._process = context.Process(
+            target=serve_fake_pok, args=(child_end, emit_after, latency, rate, credits)
+        )
+        self._process.start()
+        self.url = self._connection.recv()
+
+    def ask(self, question: str):
+        self._connection.send(question)
+        return self._connection.recv()
+
+    def stop(self) -> None:
+        self._connection.send("stop")
+        self._process.join()
+
+
+# -- the in-process broker and workers --------------------------------------------------------------
+
+
+class InProcessBroker:
+    """Tasks queued with ``apply_async`` wait here until their countdown has passed."""
+
+    def __init__(self):
+        self._heap = []
+        self._sequence = itertools.count()
+        self._condition = threading.Condition()
+        self._busy = 0
+        self.sent = 0
+        self.closed = False
+
+    def install(self) -> None:
+        """Every Celery task queued from now on comes here instead of going to a broker."""
+        from celery.app.task import Task
+
+        Task.apply_async = lambda task, args=None, kwargs=None, **task_options: self.apply_async(
+            task, args, kwargs, **task_options
+        )
+
+    def apply_async(self, task, args=None, kwargs=None, countdown=None, **options):
+        due = time.monotonic() + (countdown or 0)
+        with self._condition:
+            heapq.heappush(
+                self._heap, (due, next(self._sequence), task, tuple(args or ()), dict(kwargs or {}))
+            )
+            self.sent += 1
+            self._condition.notify()
+
+    def take(self):
+        """The next due task, waiting for it; None once the broker is closed."""
+        with self._condition:
+            while not self.closed:
+                if self._heap and self._heap[0][0] <= time.monotonic():
+                    self._busy += 1
+                    return heapq.heappop(self._heap)[2:]
+                timeout = (self._heap[0][0] - time.monotonic()) if self._heap else None
+                self._condition.wait(timeout)
+            return None
+
+    def done(self) -> None:
+        with self._condition:
+            self._busy -= 1
+            self._condition.notify_all()
+
+    def waiting(self) -> tuple[int, int]:
+        """(tasks due now or running, tasks waiting for their countdown)."""
+        with self._condition:
+            now = time.monotonic()
+            due = sum(1 for entry in self._heap if entry[0] <= now)
+            return due + self._busy, len(self._heap) - due
+
+    def idle(self) -> bool:
+        with self._condition:
+            return not self._heap and self._busy == 0
+
+    def close(self) -> None:
+        with self._condition:
+            self.closed = True
+            self._condition.notify_all()
+
+
+def work(broker: InProcessBroker, errors: list) -> None:
+    """A worker thread: run due tasks until the broker closes; crashes are collected, not raised."""
+    from django.db import connection
+
+    while (item := broker.take()) is not None:
+        task, args, kwargs = item
+        try:
+            task(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001  (a benchmark reports task crashes, it does not stop)
+            errors.append(repr(error))
+        finally:
+            broker.done()
+    connection.close()
+
+
+def start_workers(broker: InProcessBroker, count: int, errors: list) -> list[threading.Thread]:
+    workers = [
+        threading.Thread(target=work, args=(broker, errors), name=f"worker-{number}", daemon=True)
+        for number in range(count)
+    ]
+    for thread in workers:
+        thread.start()
+    return workers
+
+
+# -- a database the worker threads share ------------------------------------------------------------
+
+
+def set_up_shared_database(host_settings, database_path: str, *, script: str) -> None:
+    """
+    Point the test host at a SQLite file several threads write to, set Django up and migrate.
+
+    IMMEDIATE transactions take SQLite's write lock up front: concurrent workers queue for it
+    instead of failing with "database is locked" when a read transaction starts writing.
+    """
+    import django
+
+    if django.VERSION < (5, 1):
+        sys.exit(f"{script} needs Django 5.1 or later: run it with .venv-django5.2/bin/python")
+    host_settings.DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": database_path,
+            "OPTIONS": {"timeout": 60, "transaction_mode": "IMMEDIATE"},
+        }
+    }
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+
+    connection_created.connect(skip_disk_flushes)
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
+
+
+def skip_disk_flushes(sender, connection, **kwargs):
+    """
+    Commit without waiting for the disk (WAL, synchronous=NORMAL): on SQLite every commit would
+    otherwise wait for an fsync, and the benchmark would measure this machine's disk instead of the
+    plugin. A production database commits concurrently.
+    """
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA synchronous=NORMAL")

@@ -16,130 +16,24 @@ Needs Django 5.1 or later (SQLite's IMMEDIATE transactions let the worker thread
 """
 
 import argparse
-import heapq
-import itertools
 import logging
-import multiprocessing
 import os
 import sys
 import tempfile
-import threading
 import time
 import tracemalloc
 
-from _common import create_course  # importing _common also sets the path and settings
+from _common import (  # importing _common also sets the path and settings
+    API_KEY,
+    TEMPLATE_ID,
+    InProcessBroker,
+    RemoteFakePok,
+    create_course,
+    set_up_shared_database,
+    start_workers,
+)
 
-TEMPLATE_ID = "default-template"
-API_KEY = "bench-key"
 PROGRESS_EVERY = 5.0
-
-
-# -- the fake POK, in its own process ---------------------------------------------------------------
-
-
-def serve_fake_pok(connection, rate: float, latency: float, credits: int) -> None:
-    """Child process: run the fake POK and answer the parent's questions about it until told to stop."""
-    from openedx_pok.testing import FakePokServer
-
-    with FakePokServer(api_key=API_KEY, emit_after=None, credits=credits) as server:
-        server.add_template(TEMPLATE_ID, name="Bench template")
-        server.latency = latency
-        server.rate_limit(rate)
-        connection.send(server.url)
-        questions = {
-            "calls": lambda: dict(server.calls),
-            "created": lambda: credits - server.credits,
-            "duplicates": server.duplicates,
-        }
-        while (question := connection.recv()) != "stop":
-            connection.send(questions[question]())
-
-
-class RemoteFakePok:
-    def __init__(self, rate: float, latency: float, credits: int):
-        context = multiprocessing.get_context("spawn")
-        self._connection, child_end = context.Pipe()
-        self._process = context.Process(target=serve_fake_pok, args=(child_end, rate, latency, credits))
-        self._process.start()
-        self.url = self._connection.recv()
-
-    def ask(self, question: str):
-        self._connection.send(question)
-        return self._connection.recv()
-
-    def stop(self) -> None:
-        self._connection.send("stop")
-        self._process.join()
-
-
-# -- the in-process broker and workers --------------------------------------------------------------
-
-
-class InProcessBroker:
-    """Tasks queued with ``apply_async`` wait here until their countdown has passed."""
-
-    def __init__(self):
-        self._heap = []
-        self._sequence = itertools.count()
-        self._condition = threading.Condition()
-        self._busy = 0
-        self.sent = 0
-        self.closed = False
-
-    def apply_async(self, task, args=None, kwargs=None, countdown=None, **options):
-        due = time.monotonic() + (countdown or 0)
-        with self._condition:
-            heapq.heappush(
-                self._heap, (due, next(self._sequence), task, tuple(args or ()), dict(kwargs or {}))
-            )
-            self.sent += 1
-            self._condition.notify()
-
-    def take(self):
-        """The next due task, waiting for it; None once the broker is closed."""
-        with self._condition:
-            while not self.closed:
-                if self._heap and self._heap[0][0] <= time.monotonic():
-                    self._busy += 1
-                    return heapq.heappop(self._heap)[2:]
-                timeout = (self._heap[0][0] - time.monotonic()) if self._heap else None
-                self._condition.wait(timeout)
-            return None
-
-    def done(self) -> None:
-        with self._condition:
-            self._busy -= 1
-            self._condition.notify_all()
-
-    def waiting(self) -> tuple[int, int]:
-        """(tasks due now or running, tasks waiting for their countdown)."""
-        with self._condition:
-            now = time.monotonic()
-            due = sum(1 for entry in self._heap if entry[0] <= now)
-            return due + self._busy, len(self._heap) - due
-
-    def idle(self) -> bool:
-        with self._condition:
-            return not self._heap and self._busy == 0
-
-    def close(self) -> None:
-        with self._condition:
-            self.closed = True
-            self._condition.notify_all()
-
-
-def work(broker: InProcessBroker, errors: list) -> None:
-    from django.db import connection
-
-    while (item := broker.take()) is not None:
-        task, args, kwargs = item
-        try:
-            task(*args, **kwargs)
-        except Exception as error:  # noqa: BLE001  (a benchmark reports task crashes, it does not stop)
-            errors.append(repr(error))
-        finally:
-            broker.done()
-    connection.close()
 
 
 # -- setup ------------------------------------------------------------------------------------------
@@ -147,51 +41,16 @@ def work(broker: InProcessBroker, errors: list) -> None:
 
 def configure_django(database_path: str, options, pok_url: str) -> None:
     """The test host's settings, on a SQLite file shared by the worker threads."""
-    import django
-
     import tests.settings as host_settings
 
-    if django.VERSION < (5, 1):
-        sys.exit("bench/backfill.py needs Django 5.1 or later: run it with .venv-django5.2/bin/python")
-
-    # IMMEDIATE transactions take SQLite's write lock up front: concurrent workers queue for it
-    # instead of failing with "database is locked" when a read transaction starts writing.
-    host_settings.DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": database_path,
-            "OPTIONS": {"timeout": 60, "transaction_mode": "IMMEDIATE"},
-        }
-    }
     host_settings.POK_ENABLED_FOR_ALL_COURSES = True
     host_settings.POK_API_URL, host_settings.POK_API_KEY = pok_url, API_KEY
     host_settings.POK_TEMPLATE_ID = TEMPLATE_ID
     if options.retry_base_delay is not None:
         host_settings.POK_RETRY_BASE_DELAY = options.retry_base_delay
-    django.setup()
+    set_up_shared_database(host_settings, database_path, script="bench/backfill.py")
     # The client warns about every 429 and the task about every retry; the figures below say it once.
     logging.getLogger("openedx_pok").setLevel(logging.ERROR)
-
-    from django.core.management import call_command
-    from django.db import connection
-    from django.db.backends.signals import connection_created
-
-    connection_created.connect(skip_disk_flushes)
-
-    call_command("migrate", verbosity=0)
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
-
-
-def skip_disk_flushes(sender, connection, **kwargs):
-    """
-    Commit without waiting for the disk (WAL, synchronous=NORMAL): on SQLite every commit would
-    otherwise wait for an fsync, and the benchmark would measure this machine's disk instead of the
-    plugin against POK's rate limit. A production database commits concurrently.
-    """
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA synchronous=NORMAL")
 
 
 def create_learners(course_key, count: int) -> None:
@@ -242,25 +101,17 @@ def resident_memory() -> int:
 
 def backfill(course_key, options, pok: RemoteFakePok, *, trace_memory: bool) -> dict:
     """
-    Run pok_backfill and the workers until every queued task has run; returns the figures.
+    Run pok_backfill and the workers until POK accepted every learner's POST; returns the figures.
 
     With ``trace_memory``, tracemalloc follows every allocation (and halves the throughput, since it
     serialises allocations); without it, memory is the resident size, sampled.
     """
-    from celery.app.task import Task
     from django.core.management import call_command
 
     broker = InProcessBroker()
-    Task.apply_async = lambda task, args=None, kwargs=None, **task_options: broker.apply_async(
-        task, args, kwargs, **task_options
-    )
+    broker.install()
     errors: list[str] = []
-    workers = [
-        threading.Thread(target=work, args=(broker, errors), name=f"worker-{number}", daemon=True)
-        for number in range(options.workers)
-    ]
-    for thread in workers:
-        thread.start()
+    workers = start_workers(broker, options.workers, errors)
 
     if trace_memory:
         tracemalloc.start()
@@ -276,7 +127,8 @@ def backfill(course_key, options, pok: RemoteFakePok, *, trace_memory: bool) -> 
         call_command("pok_backfill", "--course", str(course_key), stdout=quiet)
     queued_in = time.monotonic() - started
     last_change, created, next_report = started, 0, started + PROGRESS_EVERY
-    while not broker.idle():
+    # Until every learner's POST was accepted (their status checks then go on by themselves).
+    while created < options.learners and not broker.idle():
         time.sleep(0.2)
         now_created = pok.ask("created") - baseline
         if now_created != created:
@@ -362,7 +214,9 @@ def main() -> int:
     )
     options = parser.parse_args()
 
-    pok = RemoteFakePok(options.rate, options.latency, credits=options.learners * 10)
+    pok = RemoteFakePok(
+        emit_after=None, latency=options.latency, rate=options.rate, credits=options.learners * 10
+    )
     try:
         with tempfile.TemporaryDirectory() as directory:
             configure_django(os.path.join(directory, "bench.sqlite3"), options, pok.url)

@@ -100,3 +100,36 @@ def test_a_real_worker_issues_fifty_learners_exactly_once(
     assert fake_pok.calls["POST credential"] == LEARNERS + 5
     issued_to = {credential["receiver"]["email"] for credential in fake_pok.credentials.values()}
     assert issued_to == {learner.email for learner in learners}
+
+
+def test_with_no_beat_each_credential_checks_itself_until_emitted_then_stops(
+    fake_pok, celery_worker, make_learner, pok_course, course_grade, make_platform_certificate, client
+):
+    fake_pok.emit_after = 1.0
+    learners = [make_learner() for _ in range(10)]
+    for learner in learners:
+        request_certificate(learner, pok_course, course_grade())
+
+    # Nothing sends the sweep or the status sync: the credentials' own checks must do it all.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert celery_worker.poll() is None, "the Celery worker exited"
+        if PokCertificate.objects.filter(state=CredentialState.EMITTED).count() == len(learners):
+            break
+        time.sleep(0.2)
+    assert list(PokCertificate.objects.values_list("state", flat=True)) == [CredentialState.EMITTED] * len(
+        learners
+    )
+    certificate = make_platform_certificate(learners[0], pok_course)
+    assert "being issued" not in client.get(f"/certificates/{certificate.verify_uuid}").content.decode()
+
+    # The chains have ended; a check delivered again, even twice, changes nothing.
+    gets = fake_pok.calls["GET credential"]
+    credential = PokCertificate.objects.first()
+    tasks.check_credential_status.apply_async(args=[credential.pk])
+    tasks.check_credential_status.apply_async(args=[credential.pk])
+    time.sleep(3)
+    assert fake_pok.calls["GET credential"] == gets
+    assert PokCertificate.objects.get(pk=credential.pk).state == CredentialState.EMITTED
+    assert fake_pok.calls["POST credential"] == len(learners)
+    assert fake_pok.duplicates() == []

@@ -320,7 +320,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     Transition(
         "pok_state_seen",
-        frozenset({S.PROCESSING, S.EMITTED, S.REVOKED}),
+        frozenset({S.PROCESSING, S.EMITTED, S.FAILED, S.REVOKED}),
         None,
         "What POK says is recorded without changing the state: an early check of a credential still "
         "processing, a re-read of an emitted one, or POK's answer for a credential revoked here.",
@@ -328,7 +328,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     Transition(
         "failed_in_pok",
-        frozenset({S.REQUESTING, S.PROCESSING, S.FAILED}),
+        frozenset({S.REQUESTING, S.OUTCOME_UNKNOWN, S.PROCESSING}),
         S.FAILED,
         "POK reports the credential aborted or its signature rejected, or no longer knows it.",
         next_check=NextCheck.CLEAR,
@@ -348,7 +348,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     ),
     Transition(
         "revoked_in_pok",
-        frozenset({S.PROCESSING, S.EMITTED, S.FAILED}),
+        frozenset({S.REQUESTING, S.OUTCOME_UNKNOWN, S.PROCESSING, S.EMITTED, S.FAILED}),
         S.REVOKED,
         "POK reports the credential revoked.",
         next_check=NextCheck.CLEAR,
@@ -558,7 +558,7 @@ def _next_check(credential, effect: NextCheck, policy: Policy, now, retry_after,
         NextCheck.RATE_LIMIT: lambda: policy.rate_limit_delay(retry_after),
         NextCheck.NEXT_ROUND: lambda: policy.next_round_delay(credential.attempts),
         NextCheck.RESEND_UNKNOWN: lambda: policy.unknown_outcome_resend_after,
-        NextCheck.FIRST_CHECK: policy.first_check_delay,
+        NextCheck.FIRST_CHECK: lambda: policy.first_check_delay(credential.generation_mode),
         NextCheck.NEXT_CHECK: lambda: policy.next_check_delay(_age(credential, now)),
         NextCheck.CHECK_AFTER_ERROR: lambda: policy.next_check_delay(_age(credential, now), retry_after),
         NextCheck.LEASE: policy.check_lease,

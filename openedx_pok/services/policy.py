@@ -32,6 +32,11 @@ OVERDUE_CHECK_AFTER = timedelta(seconds=60)
 EARLY_CHECK_INTERVAL = 5
 # The sweep runs at most this often when it schedules itself.
 SWEEP_INTERVAL = 60
+# Credentials requested in bulk (pok_backfill): no learner is watching their page, so their first
+# status check waits this long, and the checks do not take POK's rate limit from the POSTs. A
+# learner who does look brings a check forward.
+BACKFILL_GENERATION_MODE = "backfill"
+BULK_FIRST_CHECK_DELAY = 60.0
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,9 @@ class Policy:
 
     # -- status checks ---------------------------------------------------------------------------
 
-    def first_check_delay(self) -> float:
+    def first_check_delay(self, generation_mode: str = "") -> float:
+        if generation_mode == BACKFILL_GENERATION_MODE:
+            return max(self.poll_initial_delay, BULK_FIRST_CHECK_DELAY)
         return self.poll_initial_delay
 
     def next_check_delay(self, age_seconds: float, retry_after: float | None = None) -> float:

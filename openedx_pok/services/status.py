@@ -130,7 +130,8 @@ def learner_is_waiting(credential: PokCertificate) -> bool:
     now = timezone.now()
     if credential.state == S.PROCESSING and credential.pok_credential_id:
         due = credential.next_attempt_at
-        if due is not None and timedelta(0) <= due - now <= timedelta(seconds=EARLY_CHECK_INTERVAL):
+        soon = due is not None and timedelta(0) <= due - now <= timedelta(seconds=EARLY_CHECK_INTERVAL)
+        if soon and not queueing.is_eager():  # eager mode runs no delayed check
             return False  # the credential's own check is about to run
         if not cache.add(CHECKED_RECENTLY_KEY.format(credential.pk), True, EARLY_CHECK_INTERVAL):
             return False  # a check ran, or was asked for, a moment ago

@@ -15,8 +15,7 @@ from openedx_pok import platform_adapter
 from openedx_pok.models import PokCertificate
 from openedx_pok.monitoring import counts_by_state, format_counts
 from openedx_pok.services import creation
-
-GENERATION_MODE = "backfill"
+from openedx_pok.services.policy import BACKFILL_GENERATION_MODE
 
 
 class Command(BaseCommand):
@@ -99,7 +98,7 @@ class Command(BaseCommand):
                 mode=certificate.mode,
                 status=certificate.status,
                 course_grade=certificate.grade,  # the stored 0..1 string; the snapshot reads it as a percent
-                generation_mode=GENERATION_MODE,
+                generation_mode=BACKFILL_GENERATION_MODE,
             )
             if credential is None:
                 self.stderr.write(f"error: the credential of user {certificate.user_id} was not recorded")
