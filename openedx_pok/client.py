@@ -144,8 +144,8 @@ class PokInvalidCreationAnswer(PokOutcomeUnknown):
 
     def __init__(self, reason: str, status_code: int | None = None):
         super().__init__(
-            f"POK accepted the credential request (HTTP {status_code}) but its answer cannot be used: "
-            f"{reason}; the credential may exist in POK.",
+            f"POK accepted the credential request but its answer cannot be used: {reason}; "
+            "the credential may exist in POK.",
             status_code,
         )
         self.reason = reason

@@ -165,7 +165,9 @@ def read_body(response: requests.Response, limit: int = MAX_ANSWER_BYTES) -> byt
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
         response.close()
-        raise UnusableAnswer(f"the answer announces {declared} bytes, more than the {limit} accepted")
+        raise UnusableAnswer(
+            f"the answer is larger than the {limit} bytes accepted (it announces {declared})"
+        )
     body = bytearray()
     for chunk in response.iter_content(chunk_size=READ_CHUNK_BYTES):
         body += chunk

@@ -71,10 +71,14 @@ class Received:
 
 
 class HostileServer:
-    """``with HostileServer() as server: server.answer = Answer(...)``; every request gets ``answer``."""
+    """
+    ``with HostileServer() as server: server.answer = Answer(...)``: every request gets ``answer``,
+    except those whose method has its own in ``answers`` (``{"GET": Answer(...)}``).
+    """
 
     def __init__(self):
         self.answer = Answer()
+        self.answers: dict[str, Answer] = {}
         self.received: list[Received] = []
         self.cut_short = 0
         self.completed = 0
@@ -119,7 +123,7 @@ class HostileServer:
                 with server._lock:
                     server.received.append(request)
                     server._active += 1
-                    answer = server.answer
+                    answer = server.answers.get(request.method, server.answer)
                 try:
                     finished = self._play(answer)
                 finally:
