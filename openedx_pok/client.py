@@ -4,7 +4,11 @@ HTTP client for the POK API: sessions, timeouts, typed results and typed errors,
 The rest of the plugin never sees ``requests`` or raw JSON: every call returns a frozen dataclass
 or raises a :class:`PokError` subclass. The one rule that matters for money: ``POST credential``
 is sent at most once per call, because POK has no idempotency key and every credential costs a
-credit. When the request left but no answer came back, :class:`PokOutcomeUnknown` says so.
+credit. When the request left but no usable answer came back, :class:`PokOutcomeUnknown` says so.
+
+POK's answers are data from outside: a call ends by its deadline however they trickle in, reads a
+bounded amount of them (``client_transport``), and checks every value it hands on against what the
+plugin can store; values from POK that reach a log line go through :func:`log_safe`.
 """
 
 import email.utils
@@ -130,7 +134,7 @@ class PokInvalidAnswer(PokUnavailable):
 class PokOutcomeUnknown(PokError):
     """
     A POST was sent but no usable answer came back: POK may or may not have created the
-    credential. Never send it again automatically.
+    credential, and re-sending it risks paying twice (ADR 0002).
     """
 
 
@@ -603,11 +607,11 @@ class PokClient:
                 ) from error
             raise
         if not isinstance(answer.data, Mapping):
-            raise PokInvalidCreationAnswer("its answer is not a JSON object", answer.status)
+            raise PokInvalidCreationAnswer("the answer is not a JSON object", answer.status)
         credential = PokCredential.from_json(answer.data)
         if not credential.id:
             _, id_problem = _pok_id(answer.data.get("id"))
-            raise PokInvalidCreationAnswer(id_problem or "its answer carries no credential id", answer.status)
+            raise PokInvalidCreationAnswer(id_problem or "the answer carries no credential id", answer.status)
         log.info(
             "POK credential created: id %s, state %s",
             log_safe(credential.id),
@@ -622,9 +626,10 @@ class PokClient:
         return credential
 
     def get_credential(self, credential_id: str) -> PokCredential:
-        credential = PokCredential.from_json(self._get_object(f"credential/{_segment(credential_id)}"))
+        data = self._get_object(f"credential/{_segment(credential_id)}")
+        credential = PokCredential.from_json(data)
         if not credential.id:
-            reason = "; ".join(credential.problems) or "no id"
+            reason = _pok_id(data.get("id"))[1] or "no id"
             raise PokInvalidAnswer(
                 f"POK returned credential {log_safe(credential_id)} without a usable id ({reason}).",
                 reason=reason,
