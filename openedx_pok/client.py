@@ -297,39 +297,34 @@ def _tags(value: Any) -> tuple[str, ...]:
 
 def _pok_id(value: Any, name: str = "id") -> tuple[str, str | None]:
     """POK's id, when it fits the ``pok_credential_id`` column and a URL path segment."""
-    if value is None or value == "":
-        return "", None
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         value = str(value)
-    if not isinstance(value, str):
-        return "", f"{name} is {_json_kind(value)}, not text"
-    if len(value) > MAX_POK_ID_LENGTH:
-        return "", f"{name} is {len(value)} characters long, more than {MAX_POK_ID_LENGTH}"
-    if not POK_ID.fullmatch(value):
-        return "", f"{name} {log_safe(value)} holds characters other than letters, digits and . _ : -"
-    return value, None
+    return _fitting_text(
+        value, name, MAX_POK_ID_LENGTH, POK_ID, "holds characters other than letters, digits and . _ : -"
+    )
 
 
 def _pok_state(value: Any, name: str = "state") -> tuple[str, str | None]:
-    if value is None or value == "":
-        return "", None
-    if not isinstance(value, str):
-        return "", f"{name} is {_json_kind(value)}, not text"
-    if len(value) > MAX_POK_STATE_LENGTH:
-        return "", f"{name} is {len(value)} characters long, more than {MAX_POK_STATE_LENGTH}"
-    if not POK_STATE.fullmatch(value):
-        return "", f"{name} {log_safe(value)} is not a state name"
-    return value, None
+    return _fitting_text(value, name, MAX_POK_STATE_LENGTH, POK_STATE, "is not a state name")
 
 
 def _view_url(value: Any, name: str = "viewUrl") -> tuple[str, str | None]:
     """Whether the URL may be shown is url_safety's business at render time; here only its size."""
+    return _fitting_text(value, name, MAX_VIEW_URL_LENGTH)
+
+
+def _fitting_text(
+    value: Any, name: str, max_length: int, pattern: re.Pattern | None = None, unfit: str = ""
+) -> tuple[str, str | None]:
+    """``value`` and None when it is text that fits, else "" and why not; absent is not a problem."""
     if value is None or value == "":
         return "", None
     if not isinstance(value, str):
         return "", f"{name} is {_json_kind(value)}, not text"
-    if len(value) > MAX_VIEW_URL_LENGTH:
-        return "", f"{name} is {len(value)} characters long, more than {MAX_VIEW_URL_LENGTH}"
+    if len(value) > max_length:
+        return "", f"{name} is {len(value)} characters long, more than {max_length}"
+    if pattern is not None and not pattern.fullmatch(value):
+        return "", f"{name} {log_safe(value)} {unfit}"
     return value, None
 
 

@@ -86,7 +86,7 @@ def _limit_read_to_deadline(sock: socket.socket) -> None:
     sock.settimeout(min(deadline.read_timeout, left))
 
 
-class _DeadlineSocket(socket.socket):
+class _DeadlineReads:
     __slots__ = ()
 
     def recv(self, *args, **kwargs):
@@ -98,14 +98,12 @@ class _DeadlineSocket(socket.socket):
         return super().recv_into(*args, **kwargs)
 
 
-class _DeadlineSSLSocket(ssl.SSLSocket):
-    def recv(self, *args, **kwargs):
-        _limit_read_to_deadline(self)
-        return super().recv(*args, **kwargs)
+class _DeadlineSocket(_DeadlineReads, socket.socket):
+    __slots__ = ()
 
-    def recv_into(self, *args, **kwargs):
-        _limit_read_to_deadline(self)
-        return super().recv_into(*args, **kwargs)
+
+class _DeadlineSSLSocket(_DeadlineReads, ssl.SSLSocket):
+    pass
 
 
 # The classes swapped in are the same objects with one method more, so every check on them holds.
@@ -141,8 +139,10 @@ _DEADLINE_POOLS = {"http": _DeadlineHTTPConnectionPool, "https": _DeadlineHTTPSC
 
 class DeadlineAdapter(HTTPAdapter):
     """
-    An adapter whose connections honour :func:`bounded_by`. Through a SOCKS proxy, or TLS inside
-    a TLS proxy, the sockets are of other kinds and only the per-read timeout applies.
+    An adapter whose connections honour :func:`bounded_by` once connected. Connecting, the TLS
+    handshake included, is bounded by the connect timeout, which never exceeds the time left.
+    Through a SOCKS proxy, TLS inside a TLS proxy or a patched ``socket`` (gevent), the sockets are
+    of other kinds and only the per-read timeout applies.
     """
 
     def init_poolmanager(self, *args, **kwargs):

@@ -10,6 +10,7 @@ the client hanging up, so tests assert what the client did, never how long it to
 import itertools
 import socket
 import socketserver
+import ssl
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -62,6 +63,18 @@ def sized(total: int, chunk_size: int = 64 * 1024, filler: bytes = b" ") -> Iter
         yield piece
 
 
+class _Server(socketserver.ThreadingTCPServer):
+    """With ``tls`` set, each connection is TLS; its handshake happens in the connection's thread."""
+
+    tls: ssl.SSLContext | None = None
+
+    def get_request(self):
+        connection, address = super().get_request()
+        if self.tls is not None:
+            connection = self.tls.wrap_socket(connection, server_side=True, do_handshake_on_connect=False)
+        return connection, address
+
+
 @dataclass
 class Received:
     method: str
@@ -76,7 +89,7 @@ class HostileServer:
     except those whose method has its own in ``answers`` (``{"GET": Answer(...)}``).
     """
 
-    def __init__(self):
+    def __init__(self, tls: ssl.SSLContext | None = None):
         self.answer = Answer()
         self.answers: dict[str, Answer] = {}
         self.received: list[Received] = []
@@ -86,14 +99,17 @@ class HostileServer:
         self._idle = threading.Condition(self._lock)
         self._active = 0
         self._stopping = threading.Event()
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), self._handler_class(), False)
+        self._tls = tls
+        self._server = _Server(("127.0.0.1", 0), self._handler_class(), False)
+        self._server.tls = tls
         self._server.daemon_threads = True
         self._server.allow_reuse_address = True
         self._thread = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}/"
 
     def __enter__(self) -> "HostileServer":
         self._server.server_bind()
@@ -117,7 +133,10 @@ class HostileServer:
 
         class Handler(socketserver.StreamRequestHandler):
             def handle(self):
-                request = self._read_request()
+                try:
+                    request = self._read_request()
+                except (OSError, ssl.SSLError):
+                    return
                 if request is None:
                     return
                 with server._lock:
@@ -162,7 +181,7 @@ class HostileServer:
                         connection.sendall(piece)
                         if answer.pause and server._stopping.wait(answer.pause):
                             return False
-                except (BrokenPipeError, ConnectionResetError):
+                except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
                     return False
                 finally:
                     timer.cancel()

@@ -7,6 +7,9 @@ error, within the call's deadline and a bounded amount of memory, and a POST is 
 import gzip
 import json
 import logging
+import shutil
+import ssl
+import subprocess
 import tracemalloc
 
 import pytest
@@ -125,6 +128,47 @@ def test_a_trickled_get_is_unavailable_and_not_retried_past_the_deadline(server)
 
     assert "deadline" in caught.value.message
     assert len(server.received) == 1
+
+
+@pytest.fixture
+def tls_server(tmp_path, monkeypatch):
+    """The hostile server behind TLS, with a certificate for 127.0.0.1 that the client trusts."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(  # noqa: S603  (fixed arguments)
+        [
+            *("openssl", "req", "-x509", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"),
+            *("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(certificate)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate, key)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certificate))
+    with HostileServer(tls=context) as hostile:
+        yield hostile
+
+
+def test_over_tls_a_trickled_answer_also_ends_at_the_deadline(tls_server):
+    server = tls_server
+    server.answer = trickled_credential("status line, headers and body")
+
+    with pytest.raises(PokOutcomeUnknown) as caught:
+        create(server)
+
+    assert "deadline" in caught.value.message
+    server.wait_until_idle()
+    assert (server.completed, server.cut_short) == (0, 1)
+
+
+def test_over_tls_an_honest_answer_is_read(tls_server):
+    server = tls_server
+    server.answer = json_answer(credential())
+
+    assert create(server).id == POK_ID
 
 
 def test_the_deadline_is_connect_timeout_plus_timeout():
