@@ -139,8 +139,9 @@ _DEADLINE_POOLS = {"http": _DeadlineHTTPConnectionPool, "https": _DeadlineHTTPSC
 
 class DeadlineAdapter(HTTPAdapter):
     """
-    An adapter whose connections honour :func:`bounded_by` once connected. Connecting, the TLS
-    handshake included, is bounded by the connect timeout, which never exceeds the time left.
+    An adapter whose connections honour :func:`bounded_by` once connected. While connecting, each
+    step (the TCP connect, each wait of the TLS handshake) is bounded by the connect timeout, which
+    never exceeds the time left: only a server that trickles its TLS handshake can stretch that.
     Through a SOCKS proxy, TLS inside a TLS proxy or a patched ``socket`` (gevent), the sockets are
     of other kinds and only the per-read timeout applies.
     """
