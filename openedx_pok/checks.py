@@ -14,6 +14,7 @@ from django.core.checks import Error, Warning, register
 from django.db import DatabaseError
 
 from openedx_pok import platform_adapter
+from openedx_pok.client import call_deadline
 from openedx_pok.conf import setting
 from openedx_pok.models import CertificateTemplate, EmissionType
 from openedx_pok.services import payload
@@ -26,6 +27,9 @@ PROCESS_LOCAL_CACHES = frozenset(
 )
 # Studio lets a course team add at most four signatories to a certificate.
 MAX_SIGNATORIES = 4
+# Seconds a request may stay "requesting" beyond its POST's deadline: recording the answer, a busy
+# worker, clocks of two hosts that differ a little.
+REQUESTING_TIMEOUT_MARGIN = 30
 
 
 def pok_in_use() -> bool:
@@ -125,6 +129,34 @@ def check_default_template(app_configs=None, **kwargs):
             "every credential will fail for want of a template.",
             hint="Set POK_TEMPLATE_ID, or add templates in the Django admin (POK certificate templates).",
             id="openedx_pok.W002",
+        )
+    ]
+
+
+@register()
+def check_requesting_timeout(app_configs=None, **kwargs):
+    """
+    The sweep calls a request older than POK_REQUESTING_TIMEOUT an unknown outcome. If a POST can
+    still be waiting for its answer then, POK's answer is lost and an operator's retry pays twice.
+    """
+    if not pok_in_use():
+        return []
+    try:
+        deadline = call_deadline(setting("POK_TIMEOUT"), setting("POK_CONNECT_TIMEOUT"))
+        requesting_timeout = float(setting("POK_REQUESTING_TIMEOUT"))
+    except (TypeError, ValueError):
+        return []  # not numbers: pok_check names them, and the client cannot start anyway
+    needed = deadline + REQUESTING_TIMEOUT_MARGIN
+    if requesting_timeout >= needed:
+        return []
+    return [
+        Error(
+            f"POK_REQUESTING_TIMEOUT ({requesting_timeout:g} s) must exceed a POK call's deadline "
+            f"(POK_CONNECT_TIMEOUT + POK_TIMEOUT = {deadline:g} s) by {REQUESTING_TIMEOUT_MARGIN} s: "
+            "otherwise the sweep may call a request still waiting for POK's answer an unknown outcome, "
+            "and re-sending it would pay for a second credential.",
+            hint=f"Set POK_REQUESTING_TIMEOUT to at least {needed:g}, or lower POK_TIMEOUT.",
+            id="openedx_pok.E006",
         )
     ]
 

@@ -33,7 +33,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Default POK template id, used when no course or organisation template matches.",
     ),
     Setting("POK_PAGE_ID", "", "Default POK landing page id; empty means POK's default page."),
-    Setting("POK_TIMEOUT", 10, "Seconds to wait for POK's answer (read timeout)."),
+    Setting(
+        "POK_TIMEOUT",
+        10,
+        "Seconds to wait for POK's whole answer once connected. A call's deadline is "
+        "POK_CONNECT_TIMEOUT + POK_TIMEOUT from its start, however slowly the answer trickles in "
+        "(inline GET retries included); a POST whose deadline passes is an unknown outcome.",
+    ),
     Setting("POK_CONNECT_TIMEOUT", 5, "Seconds to wait for a connection to POK."),
     Setting("POK_EMISSION_TYPE", "pok", "Default emission type: `pok` (web credential) or `blockchain`."),
     Setting(
@@ -79,7 +85,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "POK_REQUESTING_TIMEOUT",
         600,
-        "Seconds after which a credential still marked as being requested is treated as an unknown outcome.",
+        "Seconds after which a credential still marked as being requested is treated as an unknown outcome; "
+        "must exceed POK_CONNECT_TIMEOUT + POK_TIMEOUT by 30 s (system check openedx_pok.E006).",
     ),
     Setting(
         "POK_STATUS_POLL_INITIAL_DELAY",
@@ -113,8 +120,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "POK_ALLOWED_URL_HOSTS",
-        ["pok.tech", "credentity.xyz", "amazonaws.com", "cloudfront.net"],
-        "Hosts (and their subdomains) whose https URLs from POK may appear in pages or redirects.",
+        ["pok.tech", "credentity.xyz"],
+        "Hosts (and their subdomains) whose https URLs from POK may appear in pages or redirects: POK's "
+        "own. Add the exact host that serves your credential images when POK hands out image URLs on "
+        "another one, e.g. a storage bucket's host (docs/troubleshooting.md).",
     ),
     Setting(
         "POK_ISSUE_FOR_EXISTING_CERTIFICATES",

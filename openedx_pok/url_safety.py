@@ -1,6 +1,8 @@
 """
 URLs that come from POK are data, not trusted markup: they reach ``href``, ``src`` and redirects
-only when they use https and point at one of POK's hosts (``POK_ALLOWED_URL_HOSTS``).
+only when they use https and point at one of POK's hosts (``POK_ALLOWED_URL_HOSTS``). The default
+names POK's own domains only, never a whole cloud provider's: anyone can host a file under
+``amazonaws.com`` or ``cloudfront.net``. Operators add the one host that serves their images.
 
 Escaping alone does not stop ``javascript:`` links or redirects to a look-alike host, hence this
 allow-list. ``POK_ALLOW_INSECURE_LOCAL_URLS`` lets the fake POK server on 127.0.0.1 through in tests
@@ -10,6 +12,7 @@ and the demo; it is off by default.
 import logging
 from urllib.parse import urlsplit
 
+from openedx_pok.client import log_safe
 from openedx_pok.conf import setting
 
 log = logging.getLogger(__name__)
@@ -24,8 +27,19 @@ def safe_pok_url(url: str | None) -> str:
         return ""
     if is_safe_pok_url(url):
         return url
-    log.warning("Refused a URL from POK that is not https on an allowed host")
+    log.warning(
+        "Refused a URL from POK that is not https on an allowed host (host %s): "
+        "add the host to POK_ALLOWED_URL_HOSTS if it is POK's",
+        log_safe(_host_of(url)),
+    )
     return ""
+
+
+def _host_of(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "") if isinstance(url, str) else ""
+    except ValueError:
+        return ""
 
 
 def is_safe_pok_url(url: str) -> bool:

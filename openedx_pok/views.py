@@ -13,6 +13,8 @@ Which are public, and why:
 None is keyed by an integer user id, and none returns an email address.
 """
 
+from itertools import islice
+
 from django.contrib.auth import get_user_model
 from django.http import Http404, HttpResponseRedirect, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -23,6 +25,9 @@ from opaque_keys.edx.keys import CourseKey
 from openedx_pok import platform_adapter
 from openedx_pok.models import PokCertificate
 from openedx_pok.services import lifecycle, queueing, rendering, status
+
+# The staff lookup answers with at most this many credentials.
+LOOKUP_LIMIT = 500
 
 
 @require_GET
@@ -86,5 +91,8 @@ def staff_credential_lookup(request):
             return JsonResponse({"error": "unknown_username"}, status=404)
         credentials = credentials.filter(user=learner)
     if course_key is not None:
-        credentials = credentials.filter(course_key=course_key)
-    return JsonResponse({"credentials": [rendering.describe_for_staff(item) for item in credentials[:500]]})
+        # MySQL-family collations compare case-insensitively: check each row's key exactly too.
+        credentials = credentials.filter(course_key=course_key).iterator(chunk_size=LOOKUP_LIMIT)
+        credentials = (item for item in credentials if str(item.course_key) == str(course_key))
+    found = islice(credentials, LOOKUP_LIMIT)
+    return JsonResponse({"credentials": [rendering.describe_for_staff(item) for item in found]})

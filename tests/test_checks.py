@@ -155,3 +155,30 @@ def test_a_custom_parameter_source_that_does_not_exist_is_a_warning_naming_it(so
 def test_custom_parameter_sources_that_are_not_a_dict_are_a_warning(sound):
     sound.POK_CUSTOM_PARAMETER_SOURCES = [("final-grade", "grade")]
     assert pok_check_ids() == ["openedx_pok.W004"]
+
+
+def test_a_requesting_timeout_within_a_calls_deadline_is_an_error(sound):
+    """Else the sweep calls a POST still waiting for POK unknown, and a retry pays twice."""
+    sound.POK_TIMEOUT = 580
+    sound.POK_CONNECT_TIMEOUT = 10
+    sound.POK_REQUESTING_TIMEOUT = 600
+
+    (message,) = [message for message in run_checks() if message.id == "openedx_pok.E006"]
+
+    assert "590 s" in message.msg
+    assert "at least 620" in message.hint
+
+
+@pytest.mark.parametrize(("timeout", "ids"), [(10, []), (566, []), (566.5, ["openedx_pok.E006"])])
+def test_the_requesting_timeout_needs_the_deadline_plus_a_margin(sound, timeout, ids):
+    sound.POK_TIMEOUT = timeout
+    sound.POK_CONNECT_TIMEOUT = 4
+    sound.POK_REQUESTING_TIMEOUT = 600
+    assert pok_check_ids() == ids
+
+
+def test_the_requesting_timeout_is_not_checked_while_pok_is_off(sound):
+    sound.POK_API_KEY = ""
+    sound.POK_ENABLED_FOR_ALL_COURSES = False
+    sound.POK_REQUESTING_TIMEOUT = 1
+    assert pok_check_ids() == []

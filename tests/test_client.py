@@ -10,6 +10,7 @@ import pytest
 from openedx_pok.client import (
     PokAuthError,
     PokClient,
+    PokCreationServerError,
     PokCredential,
     PokNotFound,
     PokOrganization,
@@ -305,13 +306,26 @@ def test_a_gateway_timeout_on_the_credential_post_is_an_unknown_outcome(server, 
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])
-def test_other_5xx_on_the_credential_post_are_unavailability(server, client, status):
+def test_other_5xx_on_the_credential_post_are_server_errors_after_sending(server, client, status):
+    """POK may have created the credential before failing: a type of its own, still an unavailability."""
     server.fail_next("POST credential", status=status)
 
-    with pytest.raises(PokUnavailable) as caught:
+    with pytest.raises(PokCreationServerError) as caught:
         client.create_credential(credential_body())
 
+    assert isinstance(caught.value, PokUnavailable)
     assert caught.value.status_code == status
+    assert "may have created the credential" in caught.value.message
+    assert server.calls["POST credential"] == 1
+
+
+def test_5xx_on_the_template_preview_is_plain_unavailability(server, client):
+    server.fail_next("POST template preview", status=500)
+
+    with pytest.raises(PokUnavailable) as caught:
+        client.preview_template(credential_body())
+
+    assert type(caught.value) is PokUnavailable
 
 
 def test_any_2xx_is_success(server, client):
@@ -364,10 +378,10 @@ def test_server_rate_limit_answers_429(server, client):
     assert caught.value.retry_after >= 1
 
 
-def test_5xx_on_post_is_unavailable_and_not_retried(server, client):
+def test_5xx_on_post_is_a_server_error_and_not_retried(server, client):
     server.fail_next("POST credential", status=503, count=3, headers={"Retry-After": "1"})
 
-    with pytest.raises(PokUnavailable) as caught:
+    with pytest.raises(PokCreationServerError) as caught:
         client.create_credential(credential_body())
 
     assert caught.value.status_code == 503

@@ -349,6 +349,24 @@ def test_a_learner_without_profile_or_grade_is_issued_under_their_account_name(
 
 
 @transactional
+@pytest.mark.parametrize(
+    ("profile_name", "first", "last"),
+    [(",", "kiko", ""), ("\u200b\u202e", "kiko", ""), ("\u202eKiko\u200b Ortiz\u2069", "Kiko", "Ortiz")],
+)
+def test_a_profile_name_empty_once_cleaned_is_sent_as_the_username(
+    fake_pok, queued_tasks, make_learner, pok_course, course_grade, profile_name, first, last
+):
+    learner = make_learner(username="kiko", profile_name=profile_name, first_name="", last_name="")
+
+    request_certificate(learner, pok_course, course_grade())
+    settle(queued_tasks)
+
+    [body] = fake_pok.bodies("POST credential")
+    assert (body["receiver"]["firstName"], body["receiver"]["lastName"]) == (first, last)
+    assert credential_of(learner, pok_course).receiver_name == f"{first} {last}".strip()
+
+
+@transactional
 def test_a_course_without_certificate_configuration_uses_its_display_name(
     fake_pok, queued_tasks, learner, make_course, enable_pok_for_course, course_grade, caplog
 ):

@@ -26,7 +26,27 @@ from openedx_pok.services.template_choice import NoTemplateConfigured, choose_te
         ("Ana María García", ("Ana María", "García"), ("Ana María", "García")),
         ("", ("Ana María", "García"), ("Ana María", "García")),
         ("Ana G. Smith", ("Ana", "Gómez"), ("Ana", "G. Smith")),
+        (",", ("", ""), ("ana42", "")),
+        (" , ", ("", ""), ("ana42", "")),
+        (",,,", ("", ""), ("ana42", "")),
+        ("-", (",", ","), ("ana42", "")),
+        ("\u200b\u202e\u2066", ("", ""), ("ana42", "")),
+        (",", ("\u200b", "\u200d"), ("ana42", "")),
+        ("A\u200bna Gar\u2060cía", ("", ""), ("Ana", "García")),
+        ("\u202eaicraG anA", ("", ""), ("aicraG", "anA")),
+        ("Ana\u2067 García\u2069", ("", ""), ("Ana", "García")),
+        ("\ufeffAna\u00ad García", ("", ""), ("Ana", "García")),
+        ("Ana\nGarcía\tLópez", ("", ""), ("Ana", "García López")),
+        ("Ana\x07 García", ("", ""), ("Ana", "García")),
+        (
+            "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+            ("", ""),
+            ("\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", ""),
+        ),
+        ("Ana\u200c García\u200d", ("", ""), ("Ana", "García")),
+        ("Ana García", ("Ana\u200b", "García\u202e"), ("Ana", "García")),
     ],
+    ids=repr,
 )
 def test_names_are_split_robustly(full_name, account_parts, expected):
     first_name, last_name = account_parts

@@ -11,8 +11,6 @@ from openedx_pok.url_safety import is_safe_pok_url, safe_pok_url
         "https://pok.tech/c/1",
         "https://view.pok.tech/c/9e80b81b-1441-472b-bbd7-0120ec370042",
         "https://VIEW.POK.TECH/c/1",
-        "https://pok-images.s3.amazonaws.com/a.png?X-Amz-Expires=3600&X-Amz-Signature=abc",
-        "https://d111111abcdef8.cloudfront.net/image.png",
         "https://app.credentity.xyz/c/1",
         "https://view.pok.tech:443/c/1",
     ],
@@ -49,6 +47,36 @@ def test_https_urls_on_poks_hosts_are_accepted(url):
 )
 def test_anything_else_is_refused(url):
     assert safe_pok_url(url) == ""
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://pok-images.s3.amazonaws.com/a.png?X-Amz-Expires=3600&X-Amz-Signature=abc",
+        "https://anyones-bucket.s3.amazonaws.com/phishing.png",
+        "https://d111111abcdef8.cloudfront.net/image.png",
+    ],
+)
+def test_cloud_storage_hosts_are_not_trusted_by_default(url):
+    """Anyone can serve a file from these domains: only the operator can name POK's bucket."""
+    assert safe_pok_url(url) == ""
+
+
+def test_an_operator_adds_the_exact_image_host(settings):
+    settings.POK_ALLOWED_URL_HOSTS = ["pok.tech", "credentity.xyz", "pok-images.s3.amazonaws.com"]
+
+    assert is_safe_pok_url("https://pok-images.s3.amazonaws.com/a.png?X-Amz-Signature=abc")
+    assert not is_safe_pok_url("https://anyones-bucket.s3.amazonaws.com/phishing.png")
+
+
+def test_a_refused_url_names_its_host_in_the_log_escaped(caplog):
+    assert safe_pok_url("https://d111111abcdef8.cloudfront.net/image.png") == ""
+    assert safe_pok_url("https://gro.elpmaxe\u202e.pok.tech.attacker.example/x") == ""
+
+    assert "host d111111abcdef8.cloudfront.net" in caplog.text
+    assert "POK_ALLOWED_URL_HOSTS" in caplog.text
+    assert "\u202e" not in caplog.text
+    assert "gro.elpmaxe\\u202e.pok.tech" in caplog.text
 
 
 def test_allowed_hosts_are_configurable(settings):

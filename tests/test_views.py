@@ -7,6 +7,7 @@ and none calls POK.
 import uuid
 
 import pytest
+from opaque_keys.edx.keys import CourseKey
 
 
 @pytest.fixture
@@ -167,6 +168,44 @@ def test_staff_lookup_narrows_to_a_course(client, global_staff, emitted, process
     )
 
     assert [item["id"] for item in response.json()["credentials"]] == [str(emitted.public_id)]
+
+
+def test_staff_lookup_matches_the_course_exactly_whatever_the_database_collation(
+    client, global_staff, make_learner, make_credential
+):
+    """MariaDB compares case-insensitively: course-v1:org+py101 is another course than course-v1:Org+PY101."""
+    upper, lower = (
+        CourseKey.from_string(key) for key in ("course-v1:Org+PY101+2025", "course-v1:org+py101+2025")
+    )
+    in_upper = make_credential(make_learner(username="ana"), upper)
+    make_credential(make_learner(username="bruno", profile_name="Bruno Silva"), lower)
+
+    response = login(client, global_staff).get("/pok/credentials/lookup", {"course_id": str(upper)})
+
+    assert [item["id"] for item in response.json()["credentials"]] == [str(in_upper.public_id)]
+
+
+def test_staff_lookup_never_returns_an_email_address_quoted_by_pok(
+    client, global_staff, owner, make_credential
+):
+    make_credential(
+        owner,
+        CourseKey.from_string("course-v1:ExampleX+PY1+2026"),
+        state="failed",
+        last_error=(
+            "PokValidationError: HTTP 400: receiver ana@example.com (Ana) is invalid; "
+            "also seen as ANA%40EXAMPLE.COM and ana\uff20example.com"
+        ),
+    )
+
+    response = login(client, global_staff).get("/pok/credentials/lookup", {"username": "ana"})
+
+    (item,) = response.json()["credentials"]
+    assert item["last_error"] == (
+        "PokValidationError: HTTP 400: receiver [e-mail address] (Ana) is invalid; "
+        "also seen as [e-mail address] and [e-mail address]"
+    )
+    assert "example.com" not in response.content.decode().lower()
 
 
 def test_course_staff_look_up_learners_of_their_course_only(client, make_learner, emitted, processing):

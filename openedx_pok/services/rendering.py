@@ -9,6 +9,7 @@ course staff, and it is cached.
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
@@ -491,6 +492,17 @@ def describe_for_learner(credential: PokCertificate) -> dict:
     }
 
 
+# An e-mail address, also percent-encoded or with a full-width at sign: POK's error texts, kept in
+# ``last_error``, may quote the learner's.
+EMAIL_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+(?:@|%40|\uff20)[\w-]+(?:\.[\w-]+)+", re.IGNORECASE)
+EMAIL_PLACEHOLDER = "[e-mail address]"
+
+
+def without_email_addresses(text: str) -> str:
+    """``text`` with every e-mail address replaced by a placeholder; the rest stays readable."""
+    return EMAIL_ADDRESS.sub(EMAIL_PLACEHOLDER, text or "")
+
+
 def describe_for_staff(credential: PokCertificate) -> dict:
     """What support staff need to answer a learner: the real state and POK's side, still no email."""
     return {
@@ -500,7 +512,7 @@ def describe_for_staff(credential: PokCertificate) -> dict:
         "pok_state": credential.pok_state,
         "pok_credential_id": credential.pok_credential_id or "",
         "attempts": credential.attempts,
-        "last_error": credential.last_error,
+        "last_error": without_email_addresses(credential.last_error),
         "next_attempt_at": credential.next_attempt_at.isoformat() if credential.next_attempt_at else None,
         "created": credential.created.isoformat(),
         "modified": credential.modified.isoformat(),
