@@ -42,6 +42,44 @@ def create_course(course_id: str, *, display_name: str, course_title: str, organ
     return course_key
 
 
+def create_certified_learners(course_key, count: int) -> list:
+    """
+    ``count`` learners with a profile and the downloadable certificate the platform made for them,
+    created in bulk; returns their (user, certificate) pairs.
+    """
+    from common.djangoapps.student.models import UserProfile
+    from django.contrib.auth import get_user_model
+    from lms.djangoapps.certificates.models import GeneratedCertificate
+
+    user_model = get_user_model()
+    prefix = f"{course_key.course}-learner"
+    users = user_model.objects.bulk_create(
+        [
+            user_model(username=f"{prefix}{number}", email=f"{prefix}{number}@example.com")
+            for number in range(count)
+        ],
+        batch_size=500,
+    )
+    UserProfile.objects.bulk_create(
+        [UserProfile(user=user, name=f"Learner Number{user.pk}") for user in users], batch_size=500
+    )
+    certificates = GeneratedCertificate.objects.bulk_create(
+        [
+            GeneratedCertificate(
+                user=user,
+                course_id=course_key,
+                status="downloadable",
+                mode="verified",
+                grade="0.91",
+                verify_uuid=GeneratedCertificate.new_verify_uuid(),
+            )
+            for user in users
+        ],
+        batch_size=500,
+    )
+    return list(zip(users, certificates, strict=True))
+
+
 def create_python_course():
     """Example University's Python 101, the course the creation and render benchmarks time."""
     return create_course(

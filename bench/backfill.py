@@ -28,6 +28,7 @@ from _common import (  # importing _common also sets the path and settings
     TEMPLATE_ID,
     InProcessBroker,
     RemoteFakePok,
+    create_certified_learners,
     create_course,
     set_up_shared_database,
     start_workers,
@@ -51,40 +52,6 @@ def configure_django(database_path: str, options, pok_url: str) -> None:
     set_up_shared_database(host_settings, database_path, script="bench/backfill.py")
     # The client warns about every 429 and the task about every retry; the figures below say it once.
     logging.getLogger("openedx_pok").setLevel(logging.ERROR)
-
-
-def create_learners(course_key, count: int) -> None:
-    """Learners with a profile and a downloadable certificate, as the platform leaves them."""
-    from common.djangoapps.student.models import UserProfile
-    from django.contrib.auth import get_user_model
-    from lms.djangoapps.certificates.models import GeneratedCertificate
-
-    user_model = get_user_model()
-    prefix = f"{course_key.course}-learner"
-    users = user_model.objects.bulk_create(
-        [
-            user_model(username=f"{prefix}{number}", email=f"{prefix}{number}@example.com")
-            for number in range(count)
-        ],
-        batch_size=500,
-    )
-    UserProfile.objects.bulk_create(
-        [UserProfile(user=user, name=f"Learner Number{user.pk}") for user in users], batch_size=500
-    )
-    GeneratedCertificate.objects.bulk_create(
-        [
-            GeneratedCertificate(
-                user=user,
-                course_id=course_key,
-                status="downloadable",
-                mode="verified",
-                grade="0.91",
-                verify_uuid=GeneratedCertificate.new_verify_uuid(),
-            )
-            for user in users
-        ],
-        batch_size=500,
-    )
 
 
 # -- the run ----------------------------------------------------------------------------------------
@@ -236,7 +203,7 @@ def main() -> int:
                     display_name="Backfill 101",
                     course_title="Backfill 101",
                 )
-                create_learners(course_key, options.learners)
+                create_certified_learners(course_key, options.learners)
                 figures = backfill(course_key, options, pok, trace_memory=trace_memory)
                 report(run, options, figures, course_key)
                 failures += figures["errors"]

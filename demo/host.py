@@ -84,7 +84,9 @@ class DemoHost:
         application = StaticFilesHandler(get_wsgi_application())
         self.web_server = _bind(ThreadedWSGIServer, WSGIRequestHandler, self.requested_port)
         self.web_server.set_app(application)
-        thread = threading.Thread(target=self.web_server.serve_forever, name="demo-web", daemon=True)
+        thread = threading.Thread(
+            target=self.web_server.serve_forever, kwargs={"poll_interval": 0.1}, name="demo-web", daemon=True
+        )
         thread.start()
         self._stack.callback(self.web_server.server_close)
         self._stack.callback(self.web_server.shutdown)
@@ -98,7 +100,10 @@ def _embedded_worker(worker_context):
     """Celery's embedded worker; a task still running at exit must not turn Ctrl-C into a crash."""
     with ExitStack() as stack:
         stack.push(_report_busy_worker)
-        yield stack.enter_context(worker_context)
+        worker = stack.enter_context(worker_context)
+        # Stopping the consumer first ends its wait for messages at once instead of after its 2 s poll.
+        stack.callback(worker.stop, in_sighandler=False)
+        yield worker
 
 
 def _report_busy_worker(exc_type, exc, traceback):

@@ -22,6 +22,9 @@ DEFAULT_TEMPLATE_ID = "demo-default-template"
 ORGANIZATION_TEMPLATE_ID = "demo-university-template"
 COURSE_TEMPLATE_ID = "demo-python-template"
 LANDING_PAGE_ID = "demo-landing-page"
+# River Institute pays with its own POK account (demo.settings: POK_ACCOUNTS, POK_ORGANIZATION_ACCOUNTS).
+RIVER_ACCOUNT_KEY = "demo-river-key"
+RIVER_TEMPLATE_ID = "river-arts-template"
 
 
 @dataclass(frozen=True)
@@ -29,19 +32,24 @@ class PokTemplateSeed:
     template_id: str
     name: str
     parameters: tuple[tuple[str, str], ...] = ()
+    look: str = "classic"  # how the fake POK draws it (openedx_pok.testing.images.LOOKS)
 
 
 # Registered in the fake POK at every start (it keeps nothing between runs). The custom parameters
 # get their values through POK_CUSTOM_PARAMETER_SOURCES in demo.settings.
 POK_TEMPLATES = (
-    PokTemplateSeed(DEFAULT_TEMPLATE_ID, "Demo Academy certificate"),
+    PokTemplateSeed(DEFAULT_TEMPLATE_ID, "Demo Academy certificate", look="classic"),
     PokTemplateSeed(
-        ORGANIZATION_TEMPLATE_ID, "Demo University certificate", (("final-grade", "Final grade"),)
+        ORGANIZATION_TEMPLATE_ID,
+        "Demo University certificate",
+        (("final-grade", "Final grade"),),
+        look="academic",
     ),
     PokTemplateSeed(
         COURSE_TEMPLATE_ID,
         "Introduction to Python certificate",
         (("final-grade", "Final grade"), ("lead-signatory", "Signed by"), ("course-code", "Course code")),
+        look="modern",
     ),
 )
 
@@ -107,10 +115,16 @@ COURSES = (
 
 
 def register_pok_templates(fake_pok) -> None:
-    """Declare the demo's templates and landing page in the fake POK server."""
+    """Declare the demo's two POK accounts, their templates and the landing page in the fake POK server."""
     for template in POK_TEMPLATES:
-        fake_pok.add_template(template.template_id, name=template.name, parameters=template.parameters)
+        fake_pok.add_template(
+            template.template_id, name=template.name, parameters=template.parameters, look=template.look
+        )
     fake_pok.add_page(LANDING_PAGE_ID, "Demo landing page")
+    fake_pok.add_account(RIVER_ACCOUNT_KEY, organization_name="River Institute of the Arts", credits=500)
+    fake_pok.add_template(
+        RIVER_TEMPLATE_ID, name="River Institute certificate", look="ribbon", api_key=RIVER_ACCOUNT_KEY
+    )
 
 
 @transaction.atomic

@@ -30,6 +30,8 @@ LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 LOGO_IMAGE_URL = "/static/demo/logo.svg"
+# The demo's passwords are printed when it starts: a slow hasher would only slow down seeding and sign-in.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 INSTALLED_APPS = [
     *INSTALLED_APPS,  # noqa: F405
@@ -69,6 +71,9 @@ SILENCED_SYSTEM_CHECKS = ["openedx_pok.W001", "openedx_pok.W005"]
 POK_API_URL = os.environ.get("DEMO_POK_API_URL", "http://127.0.0.1:9/")
 POK_API_KEY = "demo-api-key"
 POK_TEMPLATE_ID = "demo-default-template"
+# River Institute of the Arts issues with its own POK account, and pays with its own credits.
+POK_ACCOUNTS = {"river": {"API_KEY": "demo-river-key", "TEMPLATE_ID": "river-arts-template"}}
+POK_ORGANIZATION_ACCOUNTS = {"RiverX": "river"}
 POK_ALLOW_INSECURE_LOCAL_URLS = True
 # The demo templates' custom parameters (demo.seed) and where their values come from.
 POK_CUSTOM_PARAMETER_SOURCES = {

@@ -15,6 +15,9 @@ demo_patterns = [
     path("demo/sign-in-as/", views.sign_in_as, name="sign_in_as"),
 ]
 
+# LMS's own "Page not found" page, which the platform shows for a certificate revoked in Open edX.
+handler404 = "lms.djangoapps.static_template_view.views.render_404"
+
 urlpatterns = [
     path("", include((demo_patterns, "demo"))),
     path("login/", auth_views.LoginView.as_view(template_name="demo/login.html"), name="login"),

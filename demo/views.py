@@ -84,8 +84,11 @@ def _course_summary(course) -> dict:
         scope = {
             "course": "course template",
             "organization": f"template of organisation {course_key.org}",
-        }.get(choice.scope, "default, POK_TEMPLATE_ID")
-        template = f"{choice.template_id} ({scope})"
+        }.get(
+            choice.scope,
+            "default, POK_TEMPLATE_ID" if choice.account == "default" else "default template",
+        )
+        template = f"{choice.template_id} ({scope}; POK account {choice.account})"
     return {
         "id": str(course_key),
         "display_name": course.display_name,

@@ -5,26 +5,25 @@ The admin is an entry point like the tasks: its actions call the operator servic
 they did; the state machine, retries and POK calls live in the services, never here.
 """
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from opaque_keys import InvalidKeyError
-from opaque_keys.edx.keys import CourseKey
 
-from openedx_pok import monitoring
-from openedx_pok.checks import parameter_problems
-from openedx_pok.client import PokAuthError, PokError, PokNotFound, get_client
-from openedx_pok.conf import setting
+from openedx_pok import accounts, monitoring
+from openedx_pok.client import PokError
+from openedx_pok.forms import CertificateTemplateForm
 from openedx_pok.models import CertificateTemplate, CredentialState, PokCertificate
 from openedx_pok.services import lifecycle, operator_actions
-from openedx_pok.services.template_definitions import forget_template_definition, get_template_definition
 
 S = CredentialState
 
@@ -32,99 +31,15 @@ S = CredentialState
 HISTORY_COLUMNS = frozenset({"at", "from", "to", "note"})
 # A confirmation page lists this many of the selected credentials, and counts the rest.
 CONFIRMATION_ROWS_SHOWN = 100
+# The changelist shows this many characters of a POK id (the whole id is in the cell's title).
+POK_ID_SHOWN = 8
+
+
+def several_accounts() -> bool:
+    return len(accounts.names()) > 1
 
 
 # -- Certificate templates --------------------------------------------------------------------------
-
-
-class CertificateTemplateForm(forms.ModelForm):
-    """Checks the template (and landing page) against POK before saving, when POK can be reached."""
-
-    class Meta:
-        model = CertificateTemplate
-        fields = ("course_key", "organization", "mode", "template_id", "page_id", "emission_type")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # What the check found out, shown as messages once the row is saved.
-        self.pok_warnings: list[str] = []
-        self.pok_notes: list[str] = []
-
-    def clean_course_key(self):
-        """The key field takes any text; a typo must be a form error, not a crash when saving."""
-        value = self.cleaned_data.get("course_key")
-        if not value or isinstance(value, CourseKey):
-            return value
-        try:
-            return CourseKey.from_string(str(value).strip())
-        except InvalidKeyError as error:
-            raise forms.ValidationError(
-                _("%(value)s is not a course key; they look like course-v1:Org+Number+Run.")
-                % {"value": value}
-            ) from error
-
-    def clean(self):
-        cleaned_data = super().clean()
-        template_id = (cleaned_data.get("template_id") or "").strip()
-        page_id = (cleaned_data.get("page_id") or "").strip()
-        if template_id and not self.has_error("template_id"):
-            cleaned_data["template_id"] = template_id
-            cleaned_data["page_id"] = page_id
-            self.check_against_pok(template_id, page_id)
-        return cleaned_data
-
-    def check_against_pok(self, template_id: str, page_id: str) -> None:
-        if not setting("POK_API_KEY"):
-            self.pok_warnings.append(
-                _("POK_API_KEY is empty: the template was saved without being checked against POK.")
-            )
-            return
-        forget_template_definition(template_id)  # the operator may just have changed it in POK
-        try:
-            template = get_template_definition(template_id)
-            page_ids = {page.id for page in get_client().list_pages()} if page_id else set()
-        except PokNotFound:
-            self.add_error(
-                "template_id",
-                _("POK has no template with the id %(id)s. Copy the id from POK's dashboard (Templates).")
-                % {"id": template_id},
-            )
-            return
-        except PokAuthError:
-            self.pok_warnings.append(
-                _(
-                    "POK refused the API key, so the template was saved without being checked. "
-                    "Check POK_API_KEY."
-                )
-            )
-            return
-        except PokError as error:
-            self.pok_warnings.append(
-                _(
-                    "POK could not be reached (%(reason)s): the template was saved without being checked. "
-                    "Run `manage.py lms pok_check` once POK is back."
-                )
-                % {"reason": error.message}
-            )
-            return
-        if page_id and page_id not in page_ids:
-            self.add_error("page_id", _("POK has no landing page with the id %(id)s.") % {"id": page_id})
-        problems = parameter_problems(template.custom_parameters)
-        if problems:
-            self.add_error(
-                "template_id",
-                _(
-                    "POK template %(name)s needs parameters this plugin cannot fill: %(problems)s. "
-                    "Map each in the POK_CUSTOM_PARAMETER_SOURCES setting (see docs/templates.md)."
-                )
-                % {"name": template.name or template_id, "problems": "; ".join(problems)},
-            )
-            return
-        parameter_ids = ", ".join(parameter.id for parameter in template.custom_parameters)
-        self.pok_notes.append(
-            _("POK template %(name)s checked: parameters %(parameters)s.")
-            % {"name": template.name or template_id, "parameters": parameter_ids or _("none")}
-        )
 
 
 @admin.register(CertificateTemplate)
@@ -144,8 +59,18 @@ class CertificateTemplateAdmin(admin.ModelAdmin):
                 ),
             },
         ),
-        (_("POK"), {"fields": ("template_id", "page_id", "emission_type")}),
+        (_("POK"), {"fields": ("account", "template_id", "page_id", "emission_type")}),
     )
+
+    def get_list_display(self, request):
+        """The account column only on sites with several POK accounts."""
+        if several_accounts():
+            return ("scope", "mode_label", "account_label", *self.list_display[2:])
+        return self.list_display
+
+    @admin.display(description=_("POK account"), ordering="account")
+    def account_label(self, template):
+        return template.account or _("organisation's or default")
 
     @admin.display(description=_("course or organisation"), ordering="course_key")
     def scope(self, template):
@@ -205,6 +130,28 @@ class ActionReport:
         self.failed[reason] += 1
 
 
+def _short_datetime(value: datetime | None) -> str:
+    """A date and time in the operator's locale and the site's time zone, short enough for a column."""
+    if value is None:
+        return "—"
+    return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+
+
+def _history_time(value: str) -> str:
+    """History entries keep ISO 8601 times; an unreadable one is shown as it was stored."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=UTC)
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
+def _state_label(state: str) -> str:
+    return str(S(state).label) if state in S.values else str(state or "")
+
+
 def _reasons(counter: Counter) -> str:
     ordered = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
     return "; ".join(f"{reason} ({count})" for reason, count in ordered)
@@ -228,6 +175,7 @@ class PokCertificateAdmin(admin.ModelAdmin):
             _("In POK"),
             {
                 "fields": (
+                    "account",
                     "pok_credential_id",
                     "pok_state",
                     "view_url",
@@ -239,7 +187,7 @@ class PokCertificateAdmin(admin.ModelAdmin):
                     "emission_date",
                     "title",
                     "emitter",
-                    "tags",
+                    "tag_list",
                     "language_tag",
                     "receiver_name",
                     "receiver_email",
@@ -274,15 +222,29 @@ class PokCertificateAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("course"), ordering="course_key")
     def course(self, credential):
-        return str(credential.course_key)
+        """The key may wrap after its ``:`` and ``+`` separators, never in the middle of a part."""
+        parts = re.split(r"(?<=[:+/])", str(credential.course_key))
+        return format_html_join(mark_safe("<wbr>"), "{}", ((part,) for part in parts))
 
     @admin.display(description=_("POK id"), ordering="pok_credential_id")
     def pok_id(self, credential):
-        return credential.pok_credential_id or "—"
+        """A POK id is a 36-character UUID: its start tells rows apart, and the cell's title holds it all."""
+        pok_id = credential.pok_credential_id
+        if not pok_id:
+            return "—"
+        shown = pok_id if len(pok_id) <= POK_ID_SHOWN else f"{pok_id[:POK_ID_SHOWN]}…"
+        return format_html('<code title="{}">{}</code>', pok_id, shown)
 
     @admin.display(description=_("updated"), ordering="modified")
     def updated(self, credential):
-        return credential.modified
+        return _short_datetime(credential.modified)
+
+    @admin.display(description=_("tags"))
+    def tag_list(self, credential):
+        tags = [str(tag) for tag in credential.tags or [] if str(tag)]
+        if not tags:
+            return "—"
+        return format_html_join(" ", '<code class="pok-tag">{}</code>', ((tag,) for tag in tags))
 
     @admin.display(description=_("last error"))
     def last_error_text(self, credential):
@@ -298,9 +260,9 @@ class PokCertificateAdmin(admin.ModelAdmin):
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
-                    entry.get("at", ""),
-                    entry.get("from", ""),
-                    entry.get("to", ""),
+                    _history_time(entry.get("at", "")),
+                    _state_label(entry.get("from", "")),
+                    _state_label(entry.get("to", "")),
                     "; ".join(
                         [entry.get("note", "")]
                         + [f"{key}: {value}" for key, value in entry.items() if key not in HISTORY_COLUMNS]
@@ -334,7 +296,27 @@ class PokCertificateAdmin(admin.ModelAdmin):
                 }
                 for state, count in counts.items()
             ]
+            if several_accounts():
+                response.context_data["account_counts"] = [
+                    {
+                        "account": account,
+                        "query": changelist.get_query_string({"account__exact": account}, ["p"]),
+                        "counts": [by_state.get(state, 0) for state in counts],
+                    }
+                    for account, by_state in monitoring.counts_by_account_and_state(
+                        changelist.queryset
+                    ).items()
+                ]
         return response
+
+    def get_list_display(self, request):
+        """The account column and filter only on sites with several POK accounts."""
+        if several_accounts():
+            return ("learner", "course", "account", *self.list_display[2:])
+        return self.list_display
+
+    def get_list_filter(self, request):
+        return (*self.list_filter, "account") if several_accounts() else self.list_filter
 
     # -- actions ----------------------------------------------------------------------------------
 

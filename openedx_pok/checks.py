@@ -6,18 +6,18 @@ reason for. Checks read settings only, except the template check, which asks the
 template rows exist and stays silent when the tables are not there yet (checks run before migrate).
 """
 
-from types import SimpleNamespace
+from importlib import metadata
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.db import DatabaseError
 
-from openedx_pok import platform_adapter
+from openedx_pok import accounts
 from openedx_pok.client import call_deadline
 from openedx_pok.conf import setting
 from openedx_pok.models import CertificateTemplate, EmissionType
-from openedx_pok.services import payload
+from openedx_pok.services import value_sources
 
 DATE_FORMATS = ("dd/MM/yyyy", "MM/dd/yyyy")
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -25,16 +25,18 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 PROCESS_LOCAL_CACHES = frozenset(
     {"django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache"}
 )
-# Studio lets a course team add at most four signatories to a certificate.
-MAX_SIGNATORIES = 4
+SERVER_ERROR_POLICIES = ("probe", "retry", "outcome_unknown")
 # Seconds a request may stay "requesting" beyond its POST's deadline: recording the answer, a busy
 # worker, clocks of two hosts that differ a little.
 REQUESTING_TIMEOUT_MARGIN = 30
+# The existing POK plugin, which this one replaces: its distribution and its two pipeline steps.
+LEGACY_DISTRIBUTION = "openedx-pok"
+LEGACY_STEPS = ("openedx_pok.filters.CertificateCreatedFilter", "openedx_pok.filters.CertificateRenderFilter")
 
 
 def pok_in_use() -> bool:
     """An installed but unconfigured plugin (e.g. in CMS before setup) should not nag."""
-    return bool(setting("POK_ENABLED_FOR_ALL_COURSES") or setting("POK_API_KEY"))
+    return bool(setting("POK_ENABLED_FOR_ALL_COURSES") or accounts.any_has_a_key())
 
 
 @register()
@@ -162,6 +164,20 @@ def check_requesting_timeout(app_configs=None, **kwargs):
 
 
 @register()
+def check_server_error_policy(app_configs=None, **kwargs):
+    policy = setting("POK_POST_SERVER_ERROR_POLICY")
+    if policy in SERVER_ERROR_POLICIES:
+        return []
+    return [
+        Error(
+            f"POK_POST_SERVER_ERROR_POLICY {policy!r} is not a policy this plugin knows.",
+            hint=f"Use one of {', '.join(SERVER_ERROR_POLICIES)} (see ADR 0002, outcome-unknown policy).",
+            id="openedx_pok.E007",
+        )
+    ]
+
+
+@register()
 def check_shared_cache(app_configs=None, **kwargs):
     if not pok_in_use():
         return []
@@ -189,9 +205,10 @@ def check_custom_parameter_sources(app_configs=None, **kwargs):
                 id="openedx_pok.W004",
             )
         ]
-    known = known_source_names()
     unknown = sorted(
-        f"{parameter!r}: {source!r}" for parameter, source in sources.items() if source not in known
+        f"{parameter!r}: {source!r}"
+        for parameter, source in sources.items()
+        if source not in value_sources.SOURCE_NAMES
     )
     if not unknown:
         return []
@@ -199,36 +216,138 @@ def check_custom_parameter_sources(app_configs=None, **kwargs):
         Warning(
             f"POK_CUSTOM_PARAMETER_SOURCES names sources that do not exist ({', '.join(unknown)}): "
             "credentials from templates with those parameters will fail.",
-            hint=f"Known sources: {', '.join(sorted(known))} (see docs/templates.md).",
+            hint=f"Known sources: {', '.join(sorted(value_sources.SOURCE_NAMES))} (see docs/templates.md).",
             id="openedx_pok.W004",
         )
     ]
 
 
-def known_source_names() -> set[str]:
-    """Every value source the payload offers a template parameter (see docs/templates.md)."""
-    signatories = tuple(platform_adapter.Signatory() for _ in range(MAX_SIGNATORIES))
-    course = SimpleNamespace(
-        display_name="",
-        number="",
-        certificate_configuration=platform_adapter.CertificateConfiguration(signatories=signatories),
-    )
-    credential = SimpleNamespace(
-        user=SimpleNamespace(username=""), grade_percent=None, letter_grade="", course_key="", mode=""
-    )
-    sources = payload.value_sources(
-        credential=credential, course=course, emitter="", title="", learner_name="", issue_date=""
-    )
-    return set(sources)
+@register()
+def check_existing_plugin_installed(app_configs=None, **kwargs):
+    """Both distributions install the package openedx_pok: whichever came last left the other's files."""
+    try:
+        legacy = metadata.distribution(LEGACY_DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return []
+    return [
+        Error(
+            f"The existing POK plugin ({LEGACY_DISTRIBUTION} {legacy.version}) is installed next to "
+            "openedx-pok-credentials, which replaces it: both install the Python package openedx_pok, "
+            "so files of one overwrite the other's.",
+            hint=(
+                f"pip uninstall {LEGACY_DISTRIBUTION}, then pip install --force-reinstall --no-deps "
+                "openedx-pok-credentials (Tutor: tutor plugins disable pok, then tutor images build openedx)."
+            ),
+            id="openedx_pok.E008",
+        )
+    ]
 
 
-def parameter_problems(parameters) -> list[str]:
-    """Why each template parameter could not be filled, judged by the payload's own rules."""
-    placeholders = dict.fromkeys(known_source_names(), "value")
-    problems = []
-    for parameter in parameters:
-        try:
-            payload.fill_custom_parameters([parameter], placeholders)
-        except payload.PayloadError as error:
-            problems.append(str(error))
-    return problems
+@register()
+def check_existing_plugin_steps(app_configs=None, **kwargs):
+    """The existing plugin's pipeline steps no longer exist: a filter listing one fails to load."""
+    errors = []
+    for filter_type, config in sorted((getattr(settings, "OPEN_EDX_FILTERS_CONFIG", None) or {}).items()):
+        pipeline = config.get("pipeline", []) if isinstance(config, dict) else config
+        pipeline = [pipeline] if isinstance(pipeline, str) else list(pipeline or [])
+        for step in pipeline:
+            if step in LEGACY_STEPS:
+                errors.append(
+                    Error(
+                        f"OPEN_EDX_FILTERS_CONFIG[{filter_type!r}] lists {step!r}, a step of the existing "
+                        "POK plugin that this plugin replaces: it cannot be imported, which breaks the "
+                        "platform's certificate code when the filter's fail_silently is off.",
+                        hint=(
+                            f"Remove {step!r} from OPEN_EDX_FILTERS_CONFIG[{filter_type!r}]['pipeline'] "
+                            "where you set it (YAML configuration or a settings patch); this plugin adds "
+                            "its own steps."
+                        ),
+                        id="openedx_pok.E009",
+                    )
+                )
+    return errors
+
+
+@register()
+def check_accounts(app_configs=None, **kwargs):
+    """POK_ACCOUNTS: a mapping of names to mappings of known keys, each with its own API key."""
+    value = setting("POK_ACCOUNTS")
+    if not isinstance(value, dict):
+        return [_accounts_error(f"POK_ACCOUNTS is a {type(value).__name__}, not a dict.")]
+    messages = []
+    for name, entry in value.items():
+        if name == accounts.DEFAULT:
+            messages.append(
+                _accounts_error("POK_ACCOUNTS names an account 'default': that one is the POK_* settings.")
+            )
+        elif not isinstance(entry, dict):
+            messages.append(
+                _accounts_error(f"POK_ACCOUNTS[{name!r}] is a {type(entry).__name__}, not a dict.")
+            )
+        elif unknown := sorted(set(entry) - set(accounts.ACCOUNT_KEYS)):
+            messages.append(
+                _accounts_error(f"POK_ACCOUNTS[{name!r}] has unknown keys: {', '.join(unknown)}.")
+            )
+        elif not entry.get("API_KEY"):
+            messages.append(
+                Error(
+                    f"POK account {name!r} has no API_KEY: its organisations' credentials cannot be issued "
+                    "(they are never sent with another account's key).",
+                    hint=f"Set POK_ACCOUNTS[{name!r}]['API_KEY'] to the key of that organisation's account.",
+                    id="openedx_pok.E012",
+                )
+            )
+    return messages
+
+
+def _accounts_error(message: str) -> Error:
+    return Error(
+        message,
+        hint="POK_ACCOUNTS maps an account name to {'API_KEY': ..., 'API_URL': ..., 'TEMPLATE_ID': ..., "
+        "'PAGE_ID': ...} (docs/accounts.md).",
+        id="openedx_pok.E010",
+    )
+
+
+@register()
+def check_organization_accounts(app_configs=None, **kwargs):
+    mapping = setting("POK_ORGANIZATION_ACCOUNTS")
+    if not isinstance(mapping, dict):
+        return [
+            Error(
+                f"POK_ORGANIZATION_ACCOUNTS is a {type(mapping).__name__}, not a dict.",
+                hint="Map organisation short names to account names, e.g. {'SchoolB': 'school-b'}.",
+                id="openedx_pok.E011",
+            )
+        ]
+    known = set(accounts.names())
+    return [
+        Error(
+            f"POK_ORGANIZATION_ACCOUNTS maps {organization!r} to the account {account!r}, which POK_ACCOUNTS "
+            "does not define: its credentials fail until it does.",
+            hint=f"Add {account!r} to POK_ACCOUNTS, or map {organization!r} to {' or '.join(sorted(known))}.",
+            id="openedx_pok.E011",
+        )
+        for organization, account in sorted(mapping.items())
+        if account not in known
+    ]
+
+
+@register()
+def check_template_accounts(app_configs=None, **kwargs):
+    """A template row naming an account no longer configured: its courses' credentials fail."""
+    known = set(accounts.names())
+    try:
+        unknown = sorted(
+            set(CertificateTemplate.objects.exclude(account="").values_list("account", flat=True)) - known
+        )
+    except DatabaseError:
+        return []  # tables not migrated yet
+    return [
+        Warning(
+            f"POK certificate templates name the account {account!r}, which POK_ACCOUNTS does not define.",
+            hint="Add it to POK_ACCOUNTS, or choose another account on those rows in the Django admin.",
+            id="openedx_pok.W006",
+        )
+        for account in unknown
+    ]

@@ -27,7 +27,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NameResolutionError, NewConnectionError
 
-from openedx_pok import client_transport
+from openedx_pok import accounts, client_transport
 from openedx_pok.client_transport import Deadline
 from openedx_pok.conf import setting
 
@@ -55,7 +55,6 @@ MAX_VIEW_URL_LENGTH = 500
 MAX_IMAGE_URL_LENGTH = 1000
 MAX_PREVIEW_URL_LENGTH = 2000
 MAX_TEXT_LENGTH = 1000
-MAX_TAGS = 100
 MAX_TIMESTAMP_LENGTH = 64
 POK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 POK_STATE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
@@ -79,6 +78,10 @@ class PokError(Exception):
 
 class PokAuthError(PokError):
     """POK refused the API key (401/403): a configuration problem, retrying will not help."""
+
+
+class PokAccountNotConfigured(PokAuthError):
+    """The credential's POK account is not in POK_ACCOUNTS (any more): there is no key to use."""
 
 
 class PokNotFound(PokError):
@@ -158,7 +161,6 @@ class PokInvalidCreationAnswer(PokOutcomeUnknown):
 @dataclass(frozen=True)
 class PokOrganization:
     name: str
-    wallet: str
     available_credits: int | None
     emitted_credentials: int | None
     processing_credentials: int | None
@@ -167,7 +169,6 @@ class PokOrganization:
     def from_json(cls, data: Mapping[str, Any]) -> "PokOrganization":
         return cls(
             name=_text(data.get("name")),
-            wallet=_text(data.get("wallet")),
             available_credits=_integer(data.get("availableCredits")),
             emitted_credentials=_integer(data.get("emittedCredentials")),
             processing_credentials=_integer(data.get("processingCredentials")),
@@ -193,7 +194,6 @@ class TemplateParameter:
 class PokTemplate:
     id: str
     name: str
-    version: str | None
     custom_parameters: tuple[TemplateParameter, ...]
 
     @classmethod
@@ -208,11 +208,9 @@ class PokTemplate:
             if isinstance(raw_parameters, list)
             else ()
         )
-        version = data.get("version")
         return cls(
             id=_text(data.get("id")),
             name=_text(data.get("name")),
-            version=None if version is None else _text(version),
             custom_parameters=parameters,
         )
 
@@ -230,35 +228,23 @@ class PokPage:
 @dataclass(frozen=True)
 class PokCredential:
     """
-    A credential as POK reports it, checked before anything is stored.
+    A credential as POK reports it, checked before anything is stored: what the plugin keeps of it.
 
     ``state`` is kept verbatim when it reads as a state name, even one this code does not know;
-    timestamps are aware UTC datetimes. A value that does not fit (wrong type, too long, odd
-    characters, a date out of range) is dropped, to "" or None, and ``problems`` says why in
+    the emission date is an aware UTC datetime. A value that does not fit (wrong type, too long,
+    odd characters, a date out of range) is dropped, to "" or None, and ``problems`` says why in
     readable words. An empty ``id`` means POK sent none that can be used.
     """
 
     id: str
     state: str
     view_url: str
-    created_at: datetime | None
     emission_date: datetime | None
-    title: str
-    emitter: str
-    emission_type: str
-    tags: tuple[str, ...]
-    receiver_name: str
-    receiver_email: str
     problems: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "PokCredential":
         details = data.get("credential") if isinstance(data.get("credential"), Mapping) else {}
-        receiver = data.get("receiver") if isinstance(data.get("receiver"), Mapping) else {}
-
-        def detail(key):
-            return details.get(key, data.get(key))
-
         problems: list[str] = []
 
         def checked(check, value, name):
@@ -267,32 +253,15 @@ class PokCredential:
                 problems.append(problem)
             return kept
 
-        receiver_name = _text(receiver.get("name")) or " ".join(
-            part for part in (_text(receiver.get("firstName")), _text(receiver.get("lastName"))) if part
-        )
         return cls(
             id=checked(_pok_id, data.get("id"), "id"),
             state=checked(_pok_state, data.get("state"), "state"),
             view_url=checked(_view_url, data.get("viewUrl"), "viewUrl"),
-            # Not stored: an odd creation date is dropped without a word.
-            created_at=_moment(data.get("createdAt"), "createdAt")[0],
-            emission_date=checked(_moment, detail("emissionDate"), "emissionDate"),
-            title=_text(detail("title")),
-            emitter=_text(detail("emitter")),
-            emission_type=_text(detail("emissionType")),
-            tags=_tags(detail("tags")),
-            receiver_name=receiver_name,
-            receiver_email=_text(receiver.get("email")),
+            emission_date=checked(
+                _moment, details.get("emissionDate", data.get("emissionDate")), "emissionDate"
+            ),
             problems=tuple(problems),
         )
-
-
-def _tags(value: Any) -> tuple[str, ...]:
-    return (
-        tuple(_text(tag) for tag in value[:MAX_TAGS] if isinstance(tag, str))
-        if isinstance(value, list)
-        else ()
-    )
 
 
 def _pok_id(value: Any, name: str = "id") -> tuple[str, str | None]:
@@ -851,11 +820,21 @@ def _segment(value: str) -> str:
     return quote(str(value), safe="")
 
 
-def get_client() -> PokClient:
-    """A client configured from the plugin settings, sharing this process's session."""
+def get_client(account: str | None = None) -> PokClient:
+    """
+    A client for one of the site's POK accounts (``default`` when None), sharing this process's
+    session. An account no longer configured raises PokAccountNotConfigured: its credentials are
+    never sent, nor checked, with another account's key.
+    """
+    try:
+        details = accounts.get(account)
+    except accounts.UnknownAccount as error:
+        raise PokAccountNotConfigured(
+            f"POK account {log_safe(str(account))} is not configured (POK_ACCOUNTS)."
+        ) from error
     return PokClient(
-        base_url=setting("POK_API_URL"),
-        api_key=setting("POK_API_KEY"),
+        base_url=details.api_url,
+        api_key=details.api_key,
         timeout=setting("POK_TIMEOUT"),
         connect_timeout=setting("POK_CONNECT_TIMEOUT"),
         session=shared_session(),

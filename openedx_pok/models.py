@@ -10,6 +10,9 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from opaque_keys.edx.django.models import CourseKeyField
 
+# Text columns without a limit in the database that the plugin still keeps short: operators read them.
+KEPT_SHORT = {"last_error": 2000}
+
 
 class CredentialState(models.TextChoices):
     """Where a credential stands; the moves between states are declared in ``services/lifecycle.py``."""
@@ -50,22 +53,35 @@ class PokCertificate(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pok_certificates"
     )
-    course_key = CourseKeyField(max_length=255, db_index=True)
+    course_key = CourseKeyField(_("course key"), max_length=255, db_index=True)
     # Unguessable id used in public URLs and the status endpoint, never the integer primary key.
-    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    public_id = models.UUIDField(_("public ID"), default=uuid.uuid4, unique=True, editable=False)
 
     state = models.CharField(max_length=32, choices=CredentialState.choices, default=CredentialState.PENDING)
     revoked_by = models.CharField(
-        max_length=16, choices=RevokedBy.choices, blank=True, help_text=_("Who revoked it, when revoked.")
+        _("revoked by"),
+        max_length=16,
+        choices=RevokedBy.choices,
+        blank=True,
+        help_text=_("Who revoked it, when revoked."),
     )
-    pok_state = models.CharField(max_length=64, blank=True, help_text=_("State as POK last reported it."))
-    pok_credential_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
-    view_url = models.URLField(max_length=500, blank=True)
-    image_url = models.URLField(max_length=1000, blank=True)
-    image_url_expires_at = models.DateTimeField(null=True, blank=True)
+    pok_state = models.CharField(
+        _("POK state"), max_length=64, blank=True, help_text=_("State as POK last reported it.")
+    )
+    pok_credential_id = models.CharField(
+        _("POK credential ID"), max_length=64, null=True, blank=True, unique=True
+    )
+    view_url = models.URLField(_("view URL"), max_length=500, blank=True)
+    image_url = models.URLField(_("image URL"), max_length=1000, blank=True)
+    image_url_expires_at = models.DateTimeField(_("image URL expires at"), null=True, blank=True)
 
-    template_id = models.CharField(max_length=64, blank=True)
-    page_id = models.CharField(max_length=64, blank=True)
+    # The POK account that issued it: its key serves every later call for this credential, even
+    # when the organisation is mapped to another account afterwards.
+    account = models.CharField(
+        _("POK account"), max_length=64, default="default", help_text=_("The POK account that issues it.")
+    )
+    template_id = models.CharField(_("POK template ID"), max_length=64, blank=True)
+    page_id = models.CharField(_("POK landing page ID"), max_length=64, blank=True)
     emission_type = models.CharField(max_length=16, choices=EmissionType.choices, blank=True)
     emission_date = models.DateTimeField(null=True, blank=True)
     title = models.CharField(max_length=255, blank=True)
@@ -76,7 +92,7 @@ class PokCertificate(models.Model):
     receiver_email = models.EmailField(max_length=254, blank=True)
 
     # Snapshots of what the platform only knows while the certificate is being requested.
-    grade_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    grade_percent = models.DecimalField(_("grade (%)"), max_digits=5, decimal_places=2, null=True, blank=True)
     letter_grade = models.CharField(max_length=64, blank=True)
     mode = models.CharField(max_length=100, blank=True)
     generation_mode = models.CharField(max_length=32, blank=True)
@@ -110,10 +126,26 @@ class PokCertificate(models.Model):
             models.Index(fields=["state", "requesting_since"], name="openedx_pok_state_since_idx"),
             models.Index(fields=["course_key", "state"], name="openedx_pok_course_state_idx"),
             models.Index(fields=["modified"], name="openedx_pok_modified_idx"),
+            models.Index(fields=["account", "state"], name="openedx_pok_account_state_idx"),
         ]
 
     def __str__(self):
         return f"{self.course_key} / user {self.user_id}: {self.state}"
+
+    @classmethod
+    def limit(cls, field_name: str) -> int | None:
+        """How many characters ``field_name`` holds: its ``max_length``, or :data:`KEPT_SHORT`'s."""
+        return KEPT_SHORT.get(field_name) or cls._meta.get_field(field_name).max_length
+
+    @classmethod
+    def fit(cls, field_name: str, value) -> str:
+        """
+        ``value`` as text cut to what ``field_name`` holds (None becomes ""): every text the plugin
+        stores goes through here, so one place knows each field's limit.
+        """
+        text = "" if value is None else str(value)
+        limit = cls.limit(field_name)
+        return text if limit is None else text[:limit]
 
 
 class CertificateTemplate(models.Model):
@@ -125,9 +157,13 @@ class CertificateTemplate(models.Model):
     """
 
     # Exactly one of course_key and organization is set (see clean); the other stays empty.
-    course_key = CourseKeyField(max_length=255, blank=True, db_index=True)
+    course_key = CourseKeyField(_("course key"), max_length=255, blank=True, db_index=True)
     organization = models.CharField(
-        max_length=255, blank=True, db_index=True, help_text=_("Organisation short name, e.g. OpenedX.")
+        _("organisation"),
+        max_length=255,
+        blank=True,
+        db_index=True,
+        help_text=_("Organisation short name, e.g. OpenedX."),
     )
     mode = models.CharField(
         max_length=100,
@@ -135,9 +171,20 @@ class CertificateTemplate(models.Model):
         default="",
         help_text=_("Certificate mode, e.g. verified; empty for every mode."),
     )
-    template_id = models.CharField(max_length=64, help_text=_("POK template id."))
+    template_id = models.CharField(
+        _("POK template ID"), max_length=64, help_text=_("As POK's dashboard shows it, under Templates.")
+    )
     page_id = models.CharField(
-        max_length=64, blank=True, help_text=_("POK landing page id; empty for the default.")
+        _("POK landing page ID"),
+        max_length=64,
+        blank=True,
+        help_text=_("As POK's dashboard shows it; empty for POK's default page."),
+    )
+    account = models.CharField(
+        _("POK account"),
+        max_length=64,
+        blank=True,
+        help_text=_("A name of POK_ACCOUNTS; empty: the organisation's account, else the default one."),
     )
     emission_type = models.CharField(
         max_length=16,

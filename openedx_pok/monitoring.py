@@ -24,6 +24,17 @@ def counts_by_state(queryset=None) -> dict[str, int]:
     return counts
 
 
+def counts_by_account_and_state(queryset=None) -> dict[str, dict[str, int]]:
+    """Rows per POK account, then per state: which organisation's credits are doing what."""
+    queryset = PokCertificate.objects.all() if queryset is None else queryset
+    counts: dict[str, dict[str, int]] = {}
+    for account, state, count in (
+        queryset.order_by().values_list("account", "state").annotate(count=Count("pk"))
+    ):
+        counts.setdefault(account, {})[state] = count
+    return dict(sorted(counts.items()))
+
+
 def format_counts(counts: dict[str, int]) -> str:
     """One line for terminals and logs: ``emitted 12, failed 1, ...`` (zero states left out)."""
     shown = [f"{state} {count}" for state, count in counts.items() if count]

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.utils import timezone
+from opaque_keys import InvalidKeyError
 from opaque_keys.edx.keys import CourseKey
 
 from openedx_pok.conf import COURSE_WAFFLE_FLAG_NAME, setting
@@ -57,6 +58,7 @@ class CourseDetails:
 class PlatformCertificate:
     """The platform's own certificate record for a learner (GeneratedCertificate)."""
 
+    certificate_id: int
     user_id: int
     course_key: CourseKey
     status: str
@@ -69,17 +71,124 @@ class PlatformCertificate:
         return self.status == DOWNLOADABLE
 
 
-def _course_waffle_flag():
+@dataclass(frozen=True)
+class RenderContext:
+    """
+    What the certificate pages need of the context the platform passes to the render step
+    (``CertificateRenderStarted``); its keys and their shapes are the platform's business, read
+    only by :func:`read_render_context`.
+    """
+
+    course_key: CourseKey | None
+    # The learner whose certificate is shown: an id, else a username to look up.
+    owner_id: int | None = None
+    owner_username: str = ""
+    # The viewer's language, as the platform resolved it for the standard page.
+    viewer_language: str = ""
+    # The platform's own words for the certificate, when the credential has none yet.
+    learner_name: str = ""
+    course_title: str = ""
+    organization: str = ""
+    issued_on_text: str = ""
+    share_url: str = ""
+    platform_name: str = ""
+    document_title: str = ""
+    logo_src: str = ""
+    logo_url: str = ""
+
+
+def read_render_context(context: dict) -> RenderContext:
+    """
+    The render step's context as plain data. The owner is the GeneratedCertificate on master, else
+    the user keys every release sets; a value of an unexpected type reads as absent.
+    """
+    try:
+        course_key = CourseKey.from_string(_text(context.get("course_id")))
+    except InvalidKeyError:
+        course_key = None
+    platform_name = _text(context.get("platform_name")) or get_platform_name()
+    return RenderContext(
+        course_key=course_key,
+        owner_id=_positive_integer(
+            getattr(context.get("user_certificate"), "user_id", None) or context.get("accomplishment_user_id")
+        ),
+        owner_username=_text(context.get("username")) or _text(context.get("accomplishment_copy_username")),
+        viewer_language=_text(context.get("user_language")),
+        learner_name=_text(context.get("accomplishment_copy_name")),
+        course_title=_text(context.get("accomplishment_copy_course_name")),
+        organization=_text(context.get("organization_long_name"))
+        or _text(context.get("organization_short_name")),
+        issued_on_text=_text(context.get("certificate_date_issued")),
+        share_url=_text(context.get("share_url")),
+        platform_name=platform_name,
+        document_title=_text(context.get("document_title")) or _text(context.get("platform_name")),
+        logo_src=_text(context.get("logo_src")),
+        logo_url=_text(context.get("logo_url")),
+    )
+
+
+def _text(value) -> str:
+    """Text from the context; the platform passes lazy translations too, and None for a missing value."""
+    return "" if value is None or isinstance(value, dict | list | tuple) else str(value)
+
+
+def _positive_integer(value) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number > 0 else None
+
+
+def _course_waffle_flag(name: str = COURSE_WAFFLE_FLAG_NAME):
     from openedx.core.djangoapps.waffle_utils import CourseWaffleFlag
 
-    return CourseWaffleFlag(COURSE_WAFFLE_FLAG_NAME, __name__)
+    return CourseWaffleFlag(name, __name__)
 
 
 def is_pok_enabled_for_course(course_key: CourseKey) -> bool:
-    """POK issues certificates for every course, or for those switched on (course → org → global flag)."""
+    """
+    POK issues certificates for every course, or for those switched on (course → org → global flag),
+    with our flag or with the existing POK plugin's (POK_LEGACY_COURSE_FLAG).
+    """
     if setting("POK_ENABLED_FOR_ALL_COURSES"):
         return True
-    return bool(_course_waffle_flag().is_enabled(course_key))
+    if _course_waffle_flag().is_enabled(course_key):
+        return True
+    legacy_flag = setting("POK_LEGACY_COURSE_FLAG")
+    return bool(legacy_flag and _course_waffle_flag(legacy_flag).is_enabled(course_key))
+
+
+def where_course_flag_is_on(name: str) -> list[str]:
+    """
+    Where a course waffle flag switches courses on: its current course and organisation overrides
+    set to on, and its django-waffle flag when that is on for everyone.
+    """
+    from django.apps import apps
+    from openedx.core.djangoapps.waffle_utils.models import (
+        WaffleFlagCourseOverrideModel,
+        WaffleFlagOrgOverrideModel,
+    )
+
+    scopes = []
+    for model, key, label in (
+        (WaffleFlagCourseOverrideModel, "course_id", "course"),
+        (WaffleFlagOrgOverrideModel, "org", "organisation"),
+    ):
+        current = {}
+        for row in model.objects.filter(waffle_flag=name).order_by("pk"):
+            current[getattr(row, key)] = row  # the newest row of each course or organisation decides
+        scopes.extend(
+            f"{label} {value}"
+            for value, row in sorted(current.items(), key=lambda item: str(item[0]))
+            if row.enabled and row.override_choice == "on"
+        )
+    if apps.is_installed("waffle"):
+        from waffle.models import Flag
+
+        if Flag.objects.filter(name=name, everyone=True).exists():
+            scopes.append("everyone (django-waffle flag)")
+    return scopes
 
 
 def get_course_details(course_key: CourseKey) -> CourseDetails:
@@ -172,8 +281,24 @@ def iter_downloadable_certificates(course_key: CourseKey) -> Iterator[PlatformCe
         yield _to_platform_certificate(certificate)
 
 
+def downloadable_certificates_since(
+    since: datetime, *, after_id: int, limit: int
+) -> list[PlatformCertificate]:
+    """
+    Downloadable certificates changed since ``since``, in id order after ``after_id``: a page of at
+    most ``limit`` for the reconciliation, whatever the course.
+    """
+    from lms.djangoapps.certificates.models import GeneratedCertificate
+
+    certificates = GeneratedCertificate.eligible_certificates.filter(
+        status=DOWNLOADABLE, modified_date__gte=since, pk__gt=after_id
+    )
+    return [_to_platform_certificate(certificate) for certificate in certificates.order_by("pk")[:limit]]
+
+
 def _to_platform_certificate(certificate) -> PlatformCertificate:
     return PlatformCertificate(
+        certificate_id=certificate.pk,
         user_id=certificate.user_id,
         course_key=certificate.course_id,
         status=certificate.status,
@@ -232,22 +357,35 @@ def certificate_available_date(course_key: CourseKey) -> datetime | None:
     return available_at if available_at and available_at > timezone.now() else None
 
 
-def grade_percent(course_grade) -> Decimal | None:
+@dataclass(frozen=True)
+class GradeSnapshot:
+    """The learner's grade as the certificate request carried it; ``problem`` says why none was kept."""
+
+    percent: Decimal | None
+    letter_grade: str = ""
+    problem: str = ""
+
+
+def read_grade(course_grade) -> GradeSnapshot:
     """
-    Percent from the CourseGrade the platform passes (``percent`` from 0 to 1, despite the float
-    annotation), or from the 0..1 fraction a GeneratedCertificate keeps; None when there is none.
+    The CourseGrade the platform passes (``percent`` from 0 to 1, despite the float annotation), or
+    the 0..1 fraction a GeneratedCertificate keeps. Never raises: a grade that cannot be read, is
+    not a number, or lies outside 0..1 is kept as none, with the reason.
     """
-    percent = getattr(course_grade, "percent", course_grade)
-    if percent is None or isinstance(percent, bool):
-        return None
     try:
-        return (Decimal(str(percent)) * 100).quantize(Decimal("0.01"))
+        fraction = getattr(course_grade, "percent", course_grade)
+        letter = str(getattr(course_grade, "letter_grade", "") or "")
+    except Exception as error:  # noqa: BLE001  (a platform object may raise anything from a property)
+        return GradeSnapshot(None, "", f"the grade could not be read ({type(error).__name__})")
+    if fraction is None or isinstance(fraction, bool):
+        return GradeSnapshot(None, letter)
+    try:
+        percent = Decimal(str(fraction)) * 100
     except (ArithmeticError, ValueError, TypeError):
-        return None
-
-
-def letter_grade(course_grade) -> str:
-    return str(getattr(course_grade, "letter_grade", "") or "")
+        return GradeSnapshot(None, letter, "the grade is not a number")
+    if not percent.is_finite() or not 0 <= percent <= 100:
+        return GradeSnapshot(None, letter, f"the grade {str(fraction)[:20]} is not a fraction from 0 to 1")
+    return GradeSnapshot(percent.quantize(Decimal("0.01")), letter)
 
 
 def emit_tracking_event(name: str, data: dict) -> None:

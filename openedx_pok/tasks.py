@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from celery import shared_task
 from django.core.cache import cache
 
-from openedx_pok.services import sending, status, sweep
+from openedx_pok.services import reconciliation, sending, status, sweep
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,15 @@ def sweep_credentials(scheduled: bool = False) -> dict:
 def sync_credential_statuses() -> dict:
     """Check the credentials whose own status check is long overdue."""
     return _run_periodic("status sync", sweep.sync_statuses)
+
+
+@shared_task(name="openedx_pok.tasks.reconcile_certificates", ignore_result=True)
+def reconcile_certificates(scheduled: bool = False) -> dict:
+    """Request the credentials of recent downloadable certificates the creation step missed."""
+    counts = _run_periodic("reconciliation", reconciliation.reconcile)
+    if scheduled:
+        reconciliation.schedule_next_run()
+    return counts
 
 
 @shared_task(name="openedx_pok.tasks.refresh_credential_image", ignore_result=True)

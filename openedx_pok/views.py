@@ -1,5 +1,5 @@
 """
-The plugin's HTTP endpoints, under ``/pok/``: thin wrappers around the rendering service.
+The plugin's HTTP endpoints, under ``/pok/``: thin wrappers around the descriptions service.
 
 Which are public, and why:
 
@@ -24,7 +24,7 @@ from opaque_keys.edx.keys import CourseKey
 
 from openedx_pok import platform_adapter
 from openedx_pok.models import PokCertificate
-from openedx_pok.services import lifecycle, queueing, rendering, status
+from openedx_pok.services import descriptions, lifecycle, queueing, status
 
 # The staff lookup answers with at most this many credentials.
 LOOKUP_LIMIT = 500
@@ -49,7 +49,7 @@ def credential_status(request, public_id):
 def credential_image(request, public_id):
     """Download of an emitted credential's image: a redirect to POK's image location, never a POK call."""
     credential = PokCertificate.objects.filter(public_id=public_id).first()
-    image_url = rendering.downloadable_image_url(credential) if credential is not None else ""
+    image_url = descriptions.downloadable_image_url(credential) if credential is not None else ""
     if not image_url:
         raise Http404("No image for this credential.")
     return HttpResponseRedirect(image_url)
@@ -61,7 +61,7 @@ def my_credentials(request):
     if not request.user.is_authenticated:
         return JsonResponse({"error": "authentication_required"}, status=401)
     credentials = PokCertificate.objects.filter(user=request.user).order_by("-created")
-    return JsonResponse({"credentials": [rendering.describe_for_learner(item) for item in credentials]})
+    return JsonResponse({"credentials": [descriptions.describe_for_learner(item) for item in credentials]})
 
 
 @require_GET
@@ -95,4 +95,4 @@ def staff_credential_lookup(request):
         credentials = credentials.filter(course_key=course_key).iterator(chunk_size=LOOKUP_LIMIT)
         credentials = (item for item in credentials if str(item.course_key) == str(course_key))
     found = islice(credentials, LOOKUP_LIMIT)
-    return JsonResponse({"credentials": [rendering.describe_for_staff(item) for item in found]})
+    return JsonResponse({"credentials": [descriptions.describe_for_staff(item) for item in found]})

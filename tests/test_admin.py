@@ -115,6 +115,19 @@ def test_parameters_named_like_a_source_need_no_mapping(operator, fake_pok, para
     assert CertificateTemplate.objects.filter(template_id="named").exists()
 
 
+def test_a_template_made_for_the_existing_plugin_is_accepted_as_it_is(operator, fake_pok, settings):
+    settings.POK_CUSTOM_PARAMETER_SOURCES = {}
+    labels = ["platform", "grade", "signatory_name", "signatory_title", "signatory_organization"]
+    fake_pok.add_template("legacy", name="Legacy", parameters=[(f"id-{label}", label) for label in labels])
+
+    response = add_template(operator, organization="ExampleX", template_id="legacy")
+
+    assert CertificateTemplate.objects.filter(template_id="legacy").exists()
+    assert any(
+        "Legacy checked: parameters id-platform, id-grade" in message for message in messages_of(response)
+    )
+
+
 def test_an_unknown_landing_page_is_refused(operator, fake_pok):
     fake_pok.add_page("welcome", "Welcome page")
 
@@ -514,7 +527,7 @@ def test_the_list_shows_learner_course_state_pok_id_attempts_and_update(operator
     page = response.content.decode()
     headers = [str(header["text"]) for header in response.context["result_headers"]]
     assert headers[1:] == ["learner", "course", "state", "POK id", "attempts", "updated"]
-    for text in ("ana", "course-v1:AlphaX+PY101+2026", "Emitted", "pok-aaa", "Failed"):
+    for text in ("ana", "course-v1:<wbr>AlphaX+<wbr>PY101+<wbr>2026", "Emitted", "pok-aaa", "Failed"):
         assert text in page
 
 
@@ -545,7 +558,34 @@ def test_the_change_page_shows_the_last_error_and_the_history(operator, credenti
 
     assert "Receiver rejected." in page
     assert "attempt 1" in page
-    assert "<td>requesting</td><td>failed</td>" in page
+    assert "<td>Requesting from POK</td><td>Failed</td>" in page
+
+
+def test_the_change_page_reads_like_prose_not_like_the_database(operator, credential_in):
+    credential = credential_in(S.EMITTED)
+
+    page = operator.get(
+        reverse("admin:openedx_pok_pokcertificate_change", args=[credential.pk])
+    ).content.decode()
+
+    for label in ("POK credential ID", "View URL", "Image URL", "POK template ID", "Public ID", "Tags"):
+        assert f">{label}:</label>" in page or f">{label}</label>" in page, label
+    assert "Pok credential id" not in page
+    assert "View url" not in page
+    assert not re.search(r"<td>\d{4}-\d{2}-\d{2}T", page)  # history times are formatted, not ISO
+    assert f'<code class="pok-tag">CourseId:{credential.course_key}</code>' in page
+    assert '["' not in page  # the tags are not shown as JSON
+
+
+def test_the_list_shows_the_start_of_long_pok_ids_and_the_whole_id_on_hover(
+    operator, make_learner, make_credential, course_key
+):
+    credential = make_credential(make_learner(), course_key)
+
+    page = operator.get(reverse(CHANGELIST_URL)).content.decode()
+
+    pok_id = credential.pok_credential_id
+    assert f'<code title="{pok_id}">{pok_id[:8]}…</code>' in page
 
 
 def test_the_change_page_escapes_what_pok_said(operator, credential_in):

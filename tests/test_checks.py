@@ -4,6 +4,7 @@ import pytest
 from django.core.checks import run_checks
 from django.db import connection
 
+from openedx_pok.checks import check_existing_plugin_installed
 from openedx_pok.models import CertificateTemplate
 
 # Shared between processes, as memcached or Redis are on a real platform; never connected to here.
@@ -181,4 +182,81 @@ def test_the_requesting_timeout_is_not_checked_while_pok_is_off(sound):
     sound.POK_API_KEY = ""
     sound.POK_ENABLED_FOR_ALL_COURSES = False
     sound.POK_REQUESTING_TIMEOUT = 1
+    assert pok_check_ids() == []
+
+
+def test_the_existing_plugins_distribution_installed_alongside_is_an_error(sound, tmp_path, monkeypatch):
+    dist_info = tmp_path / "openedx_pok-21.0.1.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: openedx-pok\nVersion: 21.0.1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    [error] = check_existing_plugin_installed()
+
+    assert error.id == "openedx_pok.E008"
+    assert "openedx-pok 21.0.1" in error.msg
+    assert "pip uninstall openedx-pok" in error.hint
+    assert "pip install --force-reinstall --no-deps openedx-pok-credentials" in error.hint
+    assert "openedx_pok.E008" in pok_check_ids()
+
+
+def test_this_distribution_alone_raises_no_error(sound):
+    assert check_existing_plugin_installed() == []
+
+
+@pytest.mark.parametrize(
+    "step", ["openedx_pok.filters.CertificateCreatedFilter", "openedx_pok.filters.CertificateRenderFilter"]
+)
+def test_a_pipeline_step_of_the_existing_plugin_is_an_error_naming_where_it_is(sound, step):
+    filter_type = "org.openedx.learning.certificate.render.started.v1"
+    sound.OPEN_EDX_FILTERS_CONFIG = {
+        filter_type: {
+            "fail_silently": False,
+            "pipeline": [step, "openedx_pok.filters.RenderPokCredentialStep"],
+        }
+    }
+
+    [error] = [message for message in run_checks() if message.id == "openedx_pok.E009"]
+
+    assert repr(step) in error.msg
+    assert f"Remove {step!r} from OPEN_EDX_FILTERS_CONFIG[{filter_type!r}]['pipeline']" in error.hint
+
+
+@pytest.mark.parametrize(
+    ("accounts", "message"),
+    [
+        ([("school-b", "key")], "not a dict"),
+        ({"school-b": "key"}, "not a dict"),
+        ({"default": {"API_KEY": "key"}}, "names an account 'default'"),
+        ({"school-b": {"API_KEY": "key", "TEMPLATE": "t"}}, "unknown keys: TEMPLATE"),
+    ],
+)
+def test_a_malformed_account_is_an_error_saying_what_is_wrong(sound, accounts, message):
+    sound.POK_ACCOUNTS = accounts
+    [error] = [check for check in run_checks() if check.id == "openedx_pok.E010"]
+    assert message in error.msg
+
+
+def test_an_account_without_its_own_key_is_an_error(sound):
+    sound.POK_ACCOUNTS = {"school-b": {"TEMPLATE_ID": "diploma"}}
+    assert pok_check_ids() == ["openedx_pok.E012"]
+
+
+def test_an_organisation_mapped_to_an_undefined_account_is_an_error(sound):
+    sound.POK_ACCOUNTS = {"school-b": {"API_KEY": "key"}}
+    sound.POK_ORGANIZATION_ACCOUNTS = {"SchoolB": "school-b", "SchoolC": "school-c"}
+    [error] = [check for check in run_checks() if check.id == "openedx_pok.E011"]
+    assert "'SchoolC'" in error.msg
+    assert "'school-c'" in error.msg
+
+
+def test_a_template_row_naming_an_undefined_account_is_a_warning(sound, course_key):
+    CertificateTemplate.objects.create(course_key=course_key, template_id="diploma", account="gone")
+    assert pok_check_ids() == ["openedx_pok.W006"]
+
+
+def test_well_configured_accounts_say_nothing(sound, course_key):
+    sound.POK_ACCOUNTS = {"school-b": {"API_KEY": "key", "TEMPLATE_ID": "diploma"}}
+    sound.POK_ORGANIZATION_ACCOUNTS = {"SchoolB": "school-b"}
+    CertificateTemplate.objects.create(course_key=course_key, template_id="diploma", account="school-b")
     assert pok_check_ids() == []

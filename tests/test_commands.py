@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import operator_actions, policy
+from openedx_pok.services import creation, operator_actions, policy, sending
 
 S = CredentialState
 
@@ -143,7 +143,7 @@ def test_sync_dry_run_shows_what_is_due_and_changes_nothing(credential_in, queue
     out, _err = run("pok_sync", "--dry-run")
 
     assert "POK credentials: processing 1" in out
-    assert "  status checks overdue (their task was lost): 1" in out
+    assert "  status checks due: 1" in out
     assert "  retries due: 0" in out
     assert PokCertificate.objects.get(pk=processing.pk).state == S.PROCESSING
     assert fake_pok.calls["GET credential"] == gets_before
@@ -173,7 +173,7 @@ def test_retry_failed_queues_them_and_pok_receives_them(
     )
 
     assert "1 failed credential(s)." in out
-    assert "Done: 1 queued for another attempt, 0 skipped." in out
+    assert "Done: 1 queued for another attempt, 0 skipped, 0 errors." in out
     assert ran == 1
     assert PokCertificate.objects.get(pk=failed.pk).state == S.PROCESSING
     assert fake_pok.calls["POST credential"] == 2
@@ -248,7 +248,86 @@ def test_retry_skips_failed_credentials_pok_already_holds(credential_in, queued_
     out, _err = run("pok_retry", "--state", "failed")
 
     assert f"  skipped {processing.pk}: POK already holds this credential" in out
-    assert "Done: 0 queued for another attempt, 1 skipped." in out
+    assert "Done: 0 queued for another attempt, 1 skipped, 0 errors." in out
+
+
+@pytest.fixture
+def failed_for_want_of_a_parameter(credential_in, make_learner, course_key, course_grade, fake_pok, settings):
+    """
+    Credentials the issuing task failed, unsent, because the course's template gained a parameter
+    nothing fills; next to one POK refused and one re-sent after an unknown outcome.
+    """
+    refused = credential_in(S.FAILED)
+    unknown = credential_in(S.OUTCOME_UNKNOWN)
+    fake_pok.add_template("with-dean", parameters=[("dean", "Dean of studies")])
+    settings.POK_TEMPLATE_ID = "with-dean"
+    unfilled = []
+    for _ in range(2):
+        credential = creation.record_certificate_request(
+            user=make_learner(),
+            course_key=course_key,
+            mode="verified",
+            status=None,
+            course_grade=course_grade(),
+            generation_mode=None,
+        )
+        sending.issue(credential.pk)
+        unfilled.append(credential)
+    operator_actions.retry_now(unknown, accept_duplicate_risk=True)
+    sending.issue(unknown.pk)
+    for credential in [*unfilled, unknown]:
+        credential.refresh_from_db()
+        assert credential.state == S.FAILED
+        assert credential.last_error.startswith("payload: template parameter 'dean' (Dean of studies) has no")
+    return {"unfilled": unfilled, "refused": refused, "unknown": unknown}
+
+
+def test_pok_check_says_which_command_sends_credentials_failed_for_an_unfilled_parameter(
+    failed_for_want_of_a_parameter,
+):
+    with pytest.raises(CommandError) as raised:
+        call_command("pok_check", stdout=(out := StringIO()), stderr=StringIO())
+
+    assert "problem" in str(raised.value)
+    assert (
+        "note: 2 failed credential(s) were never sent because a template parameter had no value; once that "
+        "is fixed, send them with `pok_retry --unfilled-parameters`."
+    ) in out.getvalue()
+
+
+def test_retry_unfilled_parameters_sends_those_never_sent_once_fixed_and_nothing_else(
+    failed_for_want_of_a_parameter, queued_tasks, django_capture_on_commit_callbacks, fake_pok, settings
+):
+    credentials = failed_for_want_of_a_parameter
+    posts_before = fake_pok.calls["POST credential"]
+    settings.POK_CUSTOM_PARAMETER_SOURCES = {"dean": "signatory_name"}
+
+    dry_run, _err = run("pok_retry", "--unfilled-parameters", "--dry-run")
+    (out, _err), ran = run_and_queue(
+        queued_tasks, django_capture_on_commit_callbacks, "pok_retry", "--unfilled-parameters"
+    )
+
+    assert [line for line in dry_run.splitlines() if "would retry" in line] == [
+        f"  would retry {credential.pk}: {credential.course_key}, user {credential.user_id}, attempts 0, "
+        f"last error: {credential.last_error[:120]}"
+        for credential in credentials["unfilled"]
+    ]
+    assert "2 failed credential(s) never sent for want of a template parameter value." in out
+    assert "Done: 2 queued for another attempt, 0 skipped, 0 errors." in out
+    assert ran == 2
+    assert fake_pok.calls["POST credential"] == posts_before + 2
+    assert [
+        body["customization"]["template"]["customParameters"] for body in fake_pok.bodies("POST credential")
+    ][-2:] == [{"dean": "Grace Hopper"}] * 2
+    for credential in credentials["unfilled"]:
+        assert PokCertificate.objects.get(pk=credential.pk).state == S.PROCESSING
+    for untouched in (credentials["refused"], credentials["unknown"]):
+        assert PokCertificate.objects.get(pk=untouched.pk).state == S.FAILED
+
+
+def test_retry_needs_a_state_or_the_unfilled_parameters_option(db):
+    with pytest.raises(CommandError, match="one of the arguments --state --unfilled-parameters is required"):
+        run("pok_retry")
 
 
 def test_retry_refuses_an_unknown_state(db):

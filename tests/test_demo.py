@@ -19,7 +19,8 @@ import pytest
 import requests
 from opaque_keys.edx.keys import CourseKey
 
-from tests.chromium import chromium
+from openedx_pok.testing import images
+from tests.chromium import Browser, chromium
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 PYTHON_COURSE = "course-v1:DemoU+PY101+2026"
@@ -171,21 +172,28 @@ def test_home_page_lists_learners_with_hard_names_and_the_courses(demo):
         "Historia del arte contemporáneo",
     ):
         assert course_name in page
-    assert "demo-python-template (course template)" in page
-    assert "demo-university-template (template of organisation DemoU)" in page
-    assert "demo-default-template (default, POK_TEMPLATE_ID)" in page
+    assert "demo-python-template (course template; POK account default)" in page
+    assert "demo-university-template (template of organisation DemoU; POK account default)" in page
+    assert "river-arts-template (default template; POK account river)" in page
 
 
 def test_a_passed_learner_gets_the_emitted_credential_on_the_certificate_page(demo):
     visitor = Visitor(demo)
 
     path = visitor.pass_course("jose", PYTHON_COURSE)
-    page = visitor.poll(path, shows_emitted_credential(demo))
+    # The image's location is fetched just after the emission: wait for both.
+    page = visitor.poll(
+        path, lambda page: shows_emitted_credential(demo)(page) and '<img class="credential-image"' in page
+    )
 
     assert "José Ñúñez" in page
     assert "Introduction to Python Programming" in page
     home = visitor.get("/").text
     assert "POK: Emitted" in cell(home, "jose", PYTHON_COURSE)
+    image = image_of(page)
+    assert ">José Ñúñez</text>" in image  # the fake POK drew what the plugin sent
+    assert ">Introduction to Python Programming</text>" in image
+    assert ">Introduction to Python certificate</text>" in image  # the course template's name
 
 
 def test_the_plugin_rides_out_a_pok_outage(demo):
@@ -215,7 +223,9 @@ def test_revoking_sends_the_platform_event_and_the_page_stops_showing_the_creden
     response = visitor.post("/demo/revoke/", username="ana", course_id=DATA_COURSE)
 
     assert "POK: Revoked" in cell(response.text, "ana", DATA_COURSE)
-    assert visitor.get(path).status_code == 404
+    gone = visitor.get(path)
+    assert gone.status_code == 404
+    assert "Page not found" in gone.text  # LMS's own 404 page: the platform never runs the render step
 
 
 def test_studio_preview_is_for_staff(demo):
@@ -232,6 +242,36 @@ def test_studio_preview_is_for_staff(demo):
 
     assert response.status_code == 200
     assert "Introduction to Python Programming" in response.text
+    preview_image = image_of(response.text)
+    assert images.LOOKS["modern"].frame in preview_image  # the course template's own look
+    assert ">PREVIEW</text>" in preview_image
+
+
+def image_of(page: str) -> str:
+    """The certificate image a page shows, as the fake POK serves it."""
+    match = re.search(r'<img class="credential-image" src="([^"]+)"', page)
+    assert match, "no certificate image on the page"
+    answer = requests.get(html.unescape(match.group(1)), timeout=30)
+    assert answer.headers["Content-Type"] == "image/svg+xml"
+    return answer.text
+
+
+def test_the_admin_has_the_screens_the_install_steps_name(demo):
+    staff = Visitor(demo)
+    staff.post("/demo/sign-in-as/", username="staff")
+
+    course_overrides = staff.get("/admin/waffle_utils/waffleflagcourseoverridemodel/")
+    org_overrides = staff.get("/admin/waffle_utils/waffleflagorgoverridemodel/")
+    home = staff.get("/").text
+
+    assert course_overrides.status_code == 200
+    assert "Waffle flag course overrides" in course_overrides.text
+    assert ART_COURSE in course_overrides.text
+    assert org_overrides.status_code == 200
+    assert "DemoU" in org_overrides.text
+    assert staff.get("/admin/waffle_utils/waffleflagcourseoverridemodel/add/").status_code == 200
+    assert 'href="/admin/waffle_utils/waffleflagorgoverridemodel/"' in home
+    assert 'href="/admin/openedx_pok/certificatetemplate/"' in home
 
 
 def seeded_rows():
@@ -313,6 +353,31 @@ def test_screenshots_of_the_home_page_and_a_certificate_page(demo, tmp_path):
             tmp_path / name, f"--screenshot={target}", "--window-size=1280,900", url, timeout=120, check=True
         )
         assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(os.environ.get("BROWSER_TESTS") != "1", reason="browser lane: BROWSER_TESTS=1")
+def test_the_admin_changelist_fits_a_1280_pixel_screen(demo, tmp_path):
+    staff = Visitor(demo)
+    staff.post("/demo/sign-in-as/", username="staff")
+    for username, course_id in (("jose", ART_COURSE), ("ana", PYTHON_COURSE), ("madonna", DATA_COURSE)):
+        staff.pass_course(username, course_id)
+    staff.poll("/", lambda page: page.count("POK: Emitted") >= 3)
+    screenshots = REPO_DIR / "artifacts" / "screenshots"
+    screenshots.mkdir(parents=True, exist_ok=True)
+
+    with Browser(tmp_path / "profile") as browser:
+        page = browser.new_page(1280, 900)
+        page.set_cookie(demo.url, "sessionid", staff.session.cookies["sessionid"])
+        page.goto(demo.url + "admin/openedx_pok/pokcertificate/")
+        boxes = page.evaluate(
+            "[...document.querySelectorAll('#changelist .results, .pok-state-counts, html')]"
+            ".map((box) => [box.className || box.tagName, box.scrollWidth, box.clientWidth])"
+        )
+        page.screenshot(screenshots / "demo-admin-changelist-1280.png")
+
+    assert len(boxes) == 3, boxes
+    assert [name for name, scroll, width in boxes if scroll > width + 1] == [], boxes
 
 
 def test_the_demo_starts_fresh_and_stops_cleanly_on_ctrl_c(tmp_path):

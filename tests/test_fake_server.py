@@ -1,6 +1,8 @@
 """The fake POK server itself: its API shapes, its validation, its faults and its counters."""
 
+import html
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -11,7 +13,7 @@ import pytest
 import requests
 
 from openedx_pok.client import PokClient, PokOutcomeUnknown
-from openedx_pok.testing import ENDPOINTS, FakePokServer
+from openedx_pok.testing import ENDPOINTS, FakePokServer, images
 
 KEY = "test-api-key"
 
@@ -91,13 +93,16 @@ def test_endpoint_shapes(server):
         {"id": "grade", "label": "Final grade"}
     ]
     assert call(server, "GET", "page").json() == {"data": [{"id": "landing", "name": "Landing"}]}
-    assert call(server, "POST", "template/preview", body()).json()["url"].endswith(".png")
+    assert call(server, "POST", "template/preview", body()).json()["url"].endswith(".svg")
 
     credential = create(server)
     assert credential["state"] == "processing"
     assert credential["viewUrl"] == ""
     assert credential["receiver"] == {"name": "Lee Ng", "email": "learner@example.com"}
     assert credential["credential"]["tags"] == ["StudentId:7", "CourseId:course-v1:X+Y+Z"]
+    details = credential["credential"]
+    assert (details["title"], details["emitter"], details["emissionType"]) == ("Course", "University", "pok")
+    assert credential["createdAt"]
     assert call(server, "GET", f"credential/{credential['id']}").json() == credential
     assert server.calls == {endpoint: 1 for endpoint in ENDPOINTS if endpoint != "GET credential image"}
 
@@ -125,10 +130,11 @@ def test_processing_until_emitted_then_image(server):
     assert emitted["viewUrl"] == f"{server.url}view/{credential_id}"
     location = call(server, "GET", f"credential/{credential_id}/decrypted-image").json()["location"]
     image = requests.get(location, timeout=2)
-    assert image.headers["Content-Type"] == "image/png"
-    assert image.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert image.headers["Content-Type"] == "image/svg+xml"
+    assert image.text.startswith("<svg ")
     view = requests.get(emitted["viewUrl"], timeout=2)
     assert credential_id in view.text
+    assert f"/images/credential/{credential_id}.svg" in view.text
 
 
 def test_emit_after_zero_emits_on_the_next_read(server):
@@ -149,7 +155,75 @@ def test_set_credential_state_sticks(server):
 def test_preview_image_is_served(server):
     url = call(server, "POST", "template/preview", body()).json()["url"]
 
-    assert requests.get(url, timeout=2).content.startswith(b"\x89PNG")
+    assert requests.get(url, timeout=2).text.startswith("<svg ")
+
+
+def svg_text(svg: str) -> list[str]:
+    """The lines of text an SVG image shows, unescaped."""
+    return [html.unescape(line) for line in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+
+
+def test_a_credential_image_shows_what_the_request_said(server):
+    server.emit_after = 0.0
+    credential_id = create(
+        server,
+        receiver__firstName="Ana <b>",
+        receiver__lastName="García & Ñúñez",
+        credential__title="Data Analysis",
+        credential__emitter="Demo University",
+        credential__emissionDate="2026-03-04T10:00:00Z",
+        credential__dateFormat="dd/MM/yyyy",
+    )["id"]
+    location = call(server, "GET", f"credential/{credential_id}/decrypted-image").json()["location"]
+
+    svg = requests.get(location, timeout=2).text
+
+    lines = svg_text(svg)
+    assert "Ana <b> García & Ñúñez" in lines
+    assert "Data Analysis" in lines
+    assert "DEMO UNIVERSITY" in lines
+    assert "Diploma" in lines  # the template's name
+    assert "Issued on 04/03/2026" in lines
+    assert "Final grade: 91" in lines
+    assert "<b>" not in svg
+    assert "PREVIEW" not in lines
+
+
+def test_a_credential_image_is_drawn_once_and_unknown_ones_are_404(server, monkeypatch):
+    server.emit_after = 0.0
+    credential_id = create(server)["id"]
+    drawn = []
+    original = images.certificate_svg
+    monkeypatch.setattr(images, "certificate_svg", lambda *a, **k: drawn.append(1) or original(*a, **k))
+
+    first = requests.get(f"{server.url}images/credential/{credential_id}.svg", timeout=2)
+    second = requests.get(f"{server.url}images/credential/{credential_id}.svg?expires=x", timeout=2)
+
+    assert first.content == second.content
+    assert len(drawn) == 1
+    assert requests.get(f"{server.url}images/credential/unknown.svg", timeout=2).status_code == 404
+    assert requests.get(f"{server.url}view/unknown", timeout=2).status_code == 404
+
+
+def test_a_preview_shows_placeholders_in_its_templates_own_look(server):
+    server.add_template("badge", name="Badge", look="modern")
+    server.add_template("diploma-2", name="Diploma", look="classic")
+    preview = body(receiver__firstName="[First name]", receiver__lastName="[Last name]")
+    preview["customization"]["template"] = {"id": "badge", "customParameters": {}}
+    badge = requests.get(call(server, "POST", "template/preview", preview).json()["url"], timeout=2).text
+    preview["customization"]["template"] = {"id": "diploma-2", "customParameters": {}}
+    diploma = requests.get(call(server, "POST", "template/preview", preview).json()["url"], timeout=2).text
+
+    assert "[First name] [Last name]" in svg_text(badge)
+    assert "PREVIEW" in svg_text(badge)
+    assert images.LOOKS["modern"].frame in badge
+    assert images.LOOKS["classic"].frame in diploma
+    assert images.LOOKS["classic"].frame not in badge
+
+
+def test_an_unknown_look_is_refused(server):
+    with pytest.raises(ValueError, match="Unknown look"):
+        server.add_template("x", look="glitter")
 
 
 def test_credits_are_spent_and_exhausted(server):
@@ -294,6 +368,16 @@ def test_drop_next_closes_without_an_answer(server):
     with pytest.raises(requests.ConnectionError):
         call(server, "POST", "credential", body())
     assert server.credentials == {}
+    assert create(server)["state"] == "processing"
+
+
+def test_drop_after_create_keeps_the_credential_and_answers_nothing(server):
+    server.drop_after_create_next()
+
+    with pytest.raises(requests.ConnectionError):
+        call(server, "POST", "credential", body())
+
+    assert len(server.credentials) == 1
     assert create(server)["state"] == "processing"
 
 

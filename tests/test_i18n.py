@@ -112,7 +112,83 @@ def test_preview_page_is_in_the_viewers_language(
     assert body["receiver"]["firstName"] == "[Nome]"
 
 
-@pytest.mark.parametrize("language", ["en", "es", "pt_BR"])
+def test_an_arabic_viewer_reads_the_page_in_arabic_right_to_left_with_names_isolated(
+    client, fake_pok, certified, make_credential
+):
+    make_credential(certified.user, certified.course_id, receiver_name="Ana García")
+
+    page = client.get(f"/certificates/{certified.verify_uuid}", HTTP_ACCEPT_LANGUAGE="ar").content.decode()
+
+    assert '<html lang="ar" dir="rtl">' in page
+    assert "العرض والتحقّق على POK" in page
+    assert "<h1><bdi>Ana García</bdi></h1>" in page
+    assert "<strong><bdi>Introduction to Python</bdi></strong>" in page
+
+
+@pytest.mark.parametrize("language", ["he", "fa"])
+def test_a_right_to_left_viewer_without_a_catalogue_reads_a_plain_english_page(
+    client, fake_pok, certified, make_credential, language
+):
+    """English sentences are never laid out right to left: the page takes the language it is written in."""
+    make_credential(certified.user, certified.course_id, state="processing")
+
+    page = client.get(
+        f"/certificates/{certified.verify_uuid}", HTTP_ACCEPT_LANGUAGE=language
+    ).content.decode()
+
+    assert '<html lang="en" dir="ltr">' in page
+    assert "This certificate is being issued" in page
+
+
+def test_without_a_catalogue_the_page_falls_back_to_the_sites_language(
+    client, fake_pok, certified, make_credential, settings
+):
+    settings.LANGUAGE_CODE = "es"
+    settings.LOCALE_PATHS = []  # as before; setting it drops the translations built for the old LANGUAGE_CODE
+    make_credential(certified.user, certified.course_id, state="processing")
+
+    page = client.get(f"/certificates/{certified.verify_uuid}", HTTP_ACCEPT_LANGUAGE="he").content.decode()
+
+    assert '<html lang="es" dir="ltr">' in page
+    assert "Este certificado se está emitiendo" in page
+    english = client.get(f"/certificates/{certified.verify_uuid}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<html lang="en" dir="ltr">' in english
+    assert "This certificate is being issued" in english
+
+
+# Where the learner pages and Studio's preview take their words from.
+PAGE_SOURCES = r"^#: .*(templates/openedx_pok/|services/(rendering|learner_pages|studio_preview|pages)\.py)"
+
+
+def page_messages(language: str) -> dict[str, str]:
+    """The messages of the learner pages and Studio's preview in a catalogue, with their translation."""
+    entries = (LOCALE / language / "LC_MESSAGES" / "django.po").read_text(encoding="utf-8").split("\n\n")
+    messages = {}
+    for entry in entries:
+        if not re.search(PAGE_SOURCES, entry, re.MULTILINE):
+            continue
+        msgid = "".join(re.findall(r'"(.*)"', entry.split("msgid ", 1)[1].split("\nmsgstr", 1)[0]))
+        first_translation = re.split(r"\nmsgstr(?:\[0\])? ", entry, maxsplit=1)[1].split("\nmsgstr[", 1)[0]
+        messages[msgid.split('"\nmsgid_plural', 1)[0]] = "".join(re.findall(r'"(.*)"', first_translation))
+    return messages
+
+
+@pytest.mark.parametrize("language", ["es", "pt_BR", "ar"])
+def test_every_message_of_the_pages_is_translated(language):
+    """A page half in one language and half in another is what the catalogue language check cannot catch."""
+    messages = page_messages(language)
+
+    assert len(messages) > 80
+    assert [msgid for msgid, translated in messages.items() if not translated] == []
+
+
+@pytest.mark.parametrize(("language", "code"), [("es", "es"), ("pt-br", "pt-br"), ("ar", "ar"), ("en", "en")])
+def test_each_catalogue_names_its_language(language, code):
+    with translation.override(language):
+        assert translation.pgettext("language of the learner pages", "en") == code
+
+
+@pytest.mark.parametrize("language", ["en", "es", "pt_BR", "ar"])
 def test_catalogues_ship_with_the_package(language):
     catalogue = LOCALE / language / "LC_MESSAGES"
 

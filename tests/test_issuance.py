@@ -17,6 +17,7 @@ from openedx_pok.services import creation, lifecycle, sending, sweep
 from tests.issuing import credential_of, request_certificate, settle
 
 S = CredentialState
+RECONCILE = "openedx_pok.tasks.reconcile_certificates"
 transactional = pytest.mark.django_db(transaction=True)
 
 
@@ -112,9 +113,12 @@ def test_the_creation_step_calls_no_pok_and_queues_the_task_on_commit_only(
         assert credential_of(learner, pok_course).state == S.PENDING
 
     assert len(callbacks) >= 1
-    assert queued_tasks.names == ["openedx_pok.tasks.issue_credential"]
-    [(_, args, _, _)] = queued_tasks.sent
+    # The issuing task, and the reconciliation's chain that a site issuing credentials keeps alive.
+    assert queued_tasks.names == ["openedx_pok.tasks.issue_credential", RECONCILE]
+    [(_, args, _, options), (_, _, _, reconcile_options)] = queued_tasks.sent
     assert args == (credential_of(learner, pok_course).pk,)
+    assert "countdown" not in options
+    assert reconcile_options == {"countdown": 1800}
     assert sum(fake_pok.calls.values()) == 0
 
 
@@ -125,7 +129,7 @@ def test_inside_the_platforms_transaction_the_task_waits_for_the_commit(
     with transaction.atomic():
         request_certificate(learner, pok_course, course_grade())
         assert queued_tasks.sent == []
-    assert queued_tasks.names == ["openedx_pok.tasks.issue_credential"]
+    assert queued_tasks.names == ["openedx_pok.tasks.issue_credential", RECONCILE]
     assert sum(fake_pok.calls.values()) == 0
 
 
@@ -196,6 +200,40 @@ def test_the_global_switch_issues_in_every_course(
     assert credential_of(learner, course_key).state == S.EMITTED
 
 
+def switch_on_with_the_existing_plugins_flag(course_key):
+    """The existing POK plugin's course flag, module_pok.enable, as its operators switched courses on."""
+    from openedx.core.djangoapps.waffle_utils.models import WaffleFlagOrgOverrideModel
+
+    WaffleFlagOrgOverrideModel.objects.create(waffle_flag="module_pok.enable", org=course_key.org)
+
+
+@transactional
+def test_courses_the_existing_plugins_flag_switched_on_keep_issuing(
+    fake_pok, queued_tasks, learner, make_course, course_grade
+):
+    course_key = make_course()
+    switch_on_with_the_existing_plugins_flag(course_key)
+
+    request_certificate(learner, course_key, course_grade())
+    settle(queued_tasks)
+
+    assert credential_of(learner, course_key).state == S.EMITTED
+
+
+@transactional
+def test_the_existing_plugins_flag_is_ignored_once_its_setting_is_emptied(
+    fake_pok, queued_tasks, learner, make_course, course_grade, settings
+):
+    settings.POK_LEGACY_COURSE_FLAG = ""
+    course_key = make_course()
+    switch_on_with_the_existing_plugins_flag(course_key)
+
+    request_certificate(learner, course_key, course_grade())
+    settle(queued_tasks)
+
+    assert not PokCertificate.objects.exists()
+
+
 LATER = timedelta(days=3)
 
 
@@ -229,12 +267,10 @@ def test_a_credential_is_sent_only_when_the_platform_shows_the_courses_certifica
     credential = credential_of(learner, course_key)
     assert (credential.state, credential.next_attempt_at) == (S.PENDING, available_at)
     # Nothing is sent; the wait outlasts any task's countdown, so the sweep is scheduled to watch it.
-    [(task, _, kwargs, options)] = queued_tasks.sent
-    assert (task.name, kwargs, options) == (
-        "openedx_pok.tasks.sweep_credentials",
-        {"scheduled": True},
-        {"countdown": 1800},
-    )
+    assert queued_tasks.named("openedx_pok.tasks.issue_credential") == []
+    assert queued_tasks.named("openedx_pok.tasks.sweep_credentials") == [
+        ((), {"scheduled": True}, {"countdown": 1800})
+    ]
     for hours in (0, 1, 71):
         assert sweep.sweep(now=timezone.now() + timedelta(hours=hours))["requeued"] == 0
     sending.issue(credential.pk)  # a stray task changes nothing

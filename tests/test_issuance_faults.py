@@ -53,7 +53,7 @@ def closed_port_url():
 @transactional
 @pytest.mark.parametrize(
     ("status", "headers"),
-    [(500, None), (503, None), (502, None), (429, {"Retry-After": "1"})],
+    [(503, None), (429, {"Retry-After": "1"})],
 )
 def test_transient_answers_are_retried_until_every_learner_is_issued_once(
     fake_pok, queued_tasks, learners, pok_course, course_grade, status, headers
@@ -83,8 +83,7 @@ def test_retry_after_sets_the_countdown_of_the_next_attempt(
     request_certificate(learners[0], pok_course, course_grade())
     queued_tasks.run(limit=1)
 
-    [(task, _, _, options)] = queued_tasks.sent
-    assert task.name == "openedx_pok.tasks.issue_credential"
+    [(_, _, options)] = queued_tasks.named("openedx_pok.tasks.issue_credential")
     assert options["countdown"] >= 120
     credential = credential_of(learners[0], pok_course)
     assert credential.state == S.RETRYING

@@ -63,3 +63,25 @@ def test_a_template_names_a_course_or_an_organisation(course_key, course, organi
     )
     with pytest.raises(ValidationError):
         template.full_clean()
+
+
+@pytest.mark.parametrize(
+    ("field_name", "limit"),
+    [
+        ("title", 255),
+        ("pok_state", 64),
+        ("view_url", 500),
+        ("image_url", 1000),
+        ("mode", 100),
+        ("last_error", 2000),
+    ],
+)
+def test_each_text_is_cut_to_what_its_field_holds(field_name, limit):
+    assert PokCertificate.limit(field_name) == limit
+    assert PokCertificate.fit(field_name, "x" * (limit + 10)) == "x" * limit
+    assert PokCertificate.fit(field_name, "short") == "short"
+
+
+def test_fitting_turns_any_value_into_text():
+    assert PokCertificate.fit("letter_grade", None) == ""
+    assert PokCertificate.fit("generation_mode", 12) == "12"

@@ -153,6 +153,95 @@ def test_no_credits_left(healthy):
     assert "problem: The POK organisation has no credits left: new credentials will be refused." in err
 
 
+def test_a_template_made_for_the_existing_plugin_needs_no_mapping(healthy, settings):
+    healthy.add_template(
+        "legacy", name="Legacy", parameters=[("p-platform", "platform"), ("p-grade", "grade")]
+    )
+    settings.POK_TEMPLATE_ID = "legacy"
+
+    succeeded, out, err = run_check()
+
+    assert succeeded, err
+    assert "  parameter p-platform (platform) <- platform_name" in out
+    assert "  parameter p-grade (grade) <- grade" in out
+
+
+def test_a_parameter_a_course_leaves_empty_is_a_problem_before_any_learner_needs_it(
+    healthy, settings, make_course
+):
+    """As templates made for the existing plugin meet a course without a signatory."""
+    course_key = make_course(
+        certificates={"certificates": [{"is_active": True, "course_title": "", "signatories": []}]}
+    )
+    healthy.add_template(
+        "legacy", name="Legacy", parameters=[("p-platform", "platform"), ("p-title", "signatory_title")]
+    )
+    CertificateTemplate.objects.create(course_key=course_key, template_id="legacy")
+
+    succeeded, _out, err = run_check()
+
+    assert not succeeded
+    expected = (
+        f"problem: Course {course_key}, template legacy: template parameter 'p-title' (signatory_title) "
+        "would be empty: source 'signatory_title' has no value."
+    )
+    assert problems(err) == [expected]
+
+
+def existing_plugin_flag_on(course_id=None, org=None):
+    """The existing POK plugin's course flag, switched on for a course or an organisation in the admin."""
+    from openedx.core.djangoapps.waffle_utils.models import (
+        WaffleFlagCourseOverrideModel,
+        WaffleFlagOrgOverrideModel,
+    )
+
+    if course_id:
+        WaffleFlagCourseOverrideModel.objects.create(waffle_flag="module_pok.enable", course_id=course_id)
+    if org:
+        WaffleFlagOrgOverrideModel.objects.create(waffle_flag="module_pok.enable", org=org)
+
+
+def test_where_the_existing_plugins_course_flag_still_switches_pok_on_is_a_note(healthy):
+    existing_plugin_flag_on(course_id=CourseKey.from_string("course-v1:LegacyX+PY1+2025"), org="OtherU")
+
+    succeeded, out, err = run_check()
+
+    assert succeeded, err
+    assert (
+        "note: the existing POK plugin's course flag module_pok.enable still switches POK on for course "
+        "course-v1:LegacyX+PY1+2025, organisation OtherU (POK_LEGACY_COURSE_FLAG). To move to this plugin's "
+        "flag, set the same overrides for openedx_pok.enable_pok_certificates, then set "
+        "POK_LEGACY_COURSE_FLAG = ''."
+    ) in out
+
+
+def test_the_existing_plugins_course_flag_no_longer_honoured_but_still_on_is_a_problem(healthy, settings):
+    settings.POK_LEGACY_COURSE_FLAG = ""
+    existing_plugin_flag_on(org="OtherU")
+
+    succeeded, _out, err = run_check()
+
+    assert not succeeded
+    [problem] = problems(err)
+    assert (
+        "course flag module_pok.enable is on for organisation OtherU, but POK_LEGACY_COURSE_FLAG" in problem
+    )
+    assert "or set POK_LEGACY_COURSE_FLAG = 'module_pok.enable' again." in problem
+
+
+def test_a_flag_override_switched_off_again_is_not_reported(healthy):
+    from openedx.core.djangoapps.waffle_utils.models import WaffleFlagOrgOverrideModel
+
+    existing_plugin_flag_on(org="OtherU")
+    WaffleFlagOrgOverrideModel.objects.create(
+        waffle_flag="module_pok.enable", org="OtherU", override_choice="off"
+    )
+
+    _succeeded, out, _err = run_check()
+
+    assert not [line for line in out if "module_pok.enable" in line]
+
+
 def test_exit_status_and_no_traceback_from_the_command_line():
     """As an operator runs it: against the unreachable URL of the test settings, with no database."""
     result = subprocess.run(

@@ -1,12 +1,18 @@
-"""plugin_settings gives defaults only where the operator set nothing, and adds our steps once."""
+"""plugin_settings gives defaults only where the operator set nothing, and adds our steps once; conf.py
+annotates every setting."""
 
+import ast
+import re
 import sys
 import types
+from datetime import date
+from pathlib import Path
 
 import pytest
 from edx_django_utils.plugins import add_plugins
 
-from openedx_pok.conf import SETTINGS, SETTINGS_BY_NAME
+from openedx_pok import conf
+from openedx_pok.conf import COURSE_WAFFLE_FLAG_NAME, SETTINGS, SETTINGS_BY_NAME
 from openedx_pok.settings.common import CREATION_FILTER, CREATION_STEP, RENDER_FILTER, RENDER_STEP
 
 OTHER_STEP = "another_plugin.filters.SomeStep"
@@ -118,3 +124,55 @@ def test_an_operator_can_keep_the_safety_net_out_of_the_beat_schedule(settings_m
     settings_module.POK_ADD_BEAT_SCHEDULE = False
     add_plugins(settings_module.__name__, "lms.djangoapp", "common")
     assert getattr(settings_module, "CELERYBEAT_SCHEDULE", {}) == {}
+
+
+# -- OEP-17 annotations (code-annotations' feature_toggle and setting formats) -----------------------
+
+CONF = Path(conf.__file__)
+TOGGLE_USE_CASES = {"temporary", "circuit_breaker", "vip", "opt_out", "opt_in", "open_edx"}
+
+
+def annotation_blocks() -> list[tuple[dict[str, str], str]]:
+    """Each run of ``# .. key: value`` comment lines in conf.py, and the code line right after it."""
+    blocks, current, key = [], {}, None
+    for line in CONF.read_text().splitlines():
+        text = line.strip()
+        match = re.match(r"# \.\. (\w+): (.*)", text)
+        if match:
+            key = match.group(1)
+            current[key] = match.group(2)
+        elif current and text.startswith("#   "):
+            current[key] += " " + text[1:].strip()
+        elif current:
+            blocks.append((current, text))
+            current, key = {}, None
+    return blocks
+
+
+def test_every_setting_is_annotated_with_its_own_name_and_default():
+    annotated = {}
+    for block, code in annotation_blocks():
+        entry = re.match(r'Setting\("(\w+)", ', code)
+        if entry:
+            annotated[entry.group(1)] = block
+    assert set(annotated) == set(SETTINGS_BY_NAME)
+    for name, block in annotated.items():
+        default = SETTINGS_BY_NAME[name].default
+        kind = "toggle" if isinstance(default, bool) else "setting"
+        assert block[f"{kind}_name"] == name
+        assert ast.literal_eval(block[f"{kind}_default"]) == default
+        assert block[f"{kind}_description"]
+
+
+def test_toggles_carry_what_oep_17_asks_of_a_toggle():
+    toggles = [block for block, _code in annotation_blocks() if "toggle_name" in block]
+    names = {block["toggle_name"] for block in toggles}
+    assert names == {name for name, entry in SETTINGS_BY_NAME.items() if isinstance(entry.default, bool)} | {
+        COURSE_WAFFLE_FLAG_NAME
+    }
+    for block in toggles:
+        assert block["toggle_implementation"] in {"CourseWaffleFlag", "DjangoSetting"}
+        assert block["toggle_use_cases"] in TOGGLE_USE_CASES
+        assert date.fromisoformat(block["toggle_creation_date"])
+    (flag,) = [block for block in toggles if block["toggle_name"] == COURSE_WAFFLE_FLAG_NAME]
+    assert (flag["toggle_implementation"], flag["toggle_default"]) == ("CourseWaffleFlag", "False")

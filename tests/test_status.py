@@ -43,8 +43,8 @@ def early_checks(queued_tasks):
 def test_pok_accepting_the_credential_schedules_its_first_check_within_seconds(
     fake_pok, processing, queued_tasks
 ):
-    [(task, args, kwargs, options)] = queued_tasks.sent
-    assert (task.name, args, kwargs) == (CHECK, (processing.pk,), {})
+    [(args, kwargs, options)] = queued_tasks.named(CHECK)
+    assert (args, kwargs) == ((processing.pk,), {})
     assert 0 < options["countdown"] <= 5
 
 

@@ -65,8 +65,9 @@ def test_errors_are_not_cached(diploma):
     assert diploma.calls["GET template"] == 3
 
 
-def test_cache_keys_are_safe_for_memcached():
-    assert cache_key("diploma-2025") == "openedx_pok:template:diploma-2025"
+def test_cache_keys_are_safe_for_memcached_and_one_per_account():
+    assert cache_key("diploma-2025") == "openedx_pok:template:default:diploma-2025"
+    assert cache_key("diploma-2025", "school-b") == "openedx_pok:template:school-b:diploma-2025"
     odd = cache_key("a template with spaces/and slashes")
     assert " " not in odd
     assert odd.startswith("openedx_pok:template:sha256:")

@@ -157,6 +157,7 @@ def test_global_staff_look_up_any_learner_by_username(client, fake_pok, global_s
     credentials = response.json()["credentials"]
     assert {item["id"] for item in credentials} == {str(emitted.public_id), str(processing.public_id)}
     assert {item["internal_state"] for item in credentials} == {"emitted", "processing"}
+    assert {item["account"] for item in credentials} == {"default"}  # the POK account that issues each
     assert all(item["username"] == "ana" for item in credentials)
     assert "ana@example.com" not in response.content.decode()
     assert sum(fake_pok.calls.values()) == 0

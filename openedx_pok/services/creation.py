@@ -5,19 +5,21 @@ credential and queue the sending. No network I/O here: a row write and a task qu
 
 import logging
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from opaque_keys import InvalidKeyError
 from opaque_keys.edx.keys import CourseKey
 
-from openedx_pok import platform_adapter
-from openedx_pok.conf import setting
+from openedx_pok import accounts, platform_adapter
 from openedx_pok.models import CredentialState, PokCertificate, RevokedBy
-from openedx_pok.services import lifecycle
+from openedx_pok.services import lifecycle, queueing
+from openedx_pok.services.policy import MAX_COUNTDOWN
 
 log = logging.getLogger(__name__)
 
 S = CredentialState
 
+# When the database failed under the creation step, the reconciliation comes this soon.
+RECONCILE_AFTER_FAILURE = 5 * 60
 # Revocations a new request from the platform may undo; an operator's, or the retirement's, may not.
 UNDONE_BY_A_NEW_REQUEST = frozenset({RevokedBy.PLATFORM, RevokedBy.POK})
 
@@ -36,27 +38,43 @@ def record_certificate_request(
     if course_key is None or not _wants_credential(user, course_key, status):
         return None
 
+    grade = platform_adapter.read_grade(course_grade)
     snapshot = {
-        "grade_percent": platform_adapter.grade_percent(course_grade),
-        "letter_grade": platform_adapter.letter_grade(course_grade)[:64],
-        "mode": (mode or "")[:100],
-        "generation_mode": (generation_mode or "")[:32],
+        "grade_percent": grade.percent,
+        "letter_grade": PokCertificate.fit("letter_grade", grade.letter_grade),
+        "mode": PokCertificate.fit("mode", mode),
+        "generation_mode": PokCertificate.fit("generation_mode", generation_mode),
     }
-    with transaction.atomic():
-        credential = _create(user, course_key, snapshot)
-        if credential is None:
-            credential = PokCertificate.objects.select_for_update().get(user=user, course_key=course_key)
-            if not _reopen(credential, snapshot):
-                log.debug(
-                    "POK credential %s for %s is %s; nothing to do",
-                    credential.pk,
-                    course_key,
-                    credential.state,
-                )
+    reason = "requested by the platform" + (
+        f"; {grade.problem}, so no grade is kept" if grade.problem else ""
+    )
+    try:
+        with transaction.atomic():
+            credential = _create(user, course_key, snapshot, reason)
+            if credential is None:
+                credential = PokCertificate.objects.select_for_update().get(user=user, course_key=course_key)
+                if not _reopen(credential, snapshot):
+                    log.debug(
+                        "POK credential %s for %s is %s; nothing to do",
+                        credential.pk,
+                        course_key,
+                        credential.state,
+                    )
+    except DatabaseError:
+        # Nothing is recorded, but nothing is lost: the reconciliation finds the platform's
+        # certificate without a credential and requests it.
+        log.exception("POK credential for %s not recorded; the reconciliation will request it", course_key)
+        queueing.ensure_scheduled(queueing.RECONCILE_CERTIFICATES, countdown=RECONCILE_AFTER_FAILURE)
+        return None
+    # A site that issues credentials keeps one reconciliation chain alive (a cache add when it is).
+    transaction.on_commit(
+        lambda: queueing.ensure_scheduled(queueing.RECONCILE_CERTIFICATES, countdown=MAX_COUNTDOWN),
+        robust=True,
+    )
     return credential
 
 
-def _create(user, course_key, snapshot) -> PokCertificate | None:
+def _create(user, course_key, snapshot, reason: str) -> PokCertificate | None:
     """
     The new row, or None when the learner already has one, even when two processes request it at
     the same moment: the loser's insert fails on the unique constraint, and the caller's locking
@@ -67,12 +85,7 @@ def _create(user, course_key, snapshot) -> PokCertificate | None:
     credential = PokCertificate(user=user, course_key=course_key, **snapshot)
     try:
         with transaction.atomic():
-            lifecycle.apply(
-                credential,
-                "requested",
-                reason="requested by the platform",
-                not_before=_not_before(course_key),
-            )
+            lifecycle.apply(credential, "requested", reason=reason, not_before=_not_before(course_key))
     except IntegrityError:
         return None
     return credential
@@ -152,7 +165,7 @@ def _wants_credential(user, course_key: CourseKey, status) -> bool:
     if not platform_adapter.is_pok_enabled_for_course(course_key):
         log.debug("POK is off for %s; the standard certificate is issued", course_key)
         return False
-    if not setting("POK_API_KEY"):
+    if not accounts.any_has_a_key():
         log.warning("POK is on for %s but POK_API_KEY is empty: no credential requested", course_key)
         return False
     return True

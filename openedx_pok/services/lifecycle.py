@@ -12,6 +12,8 @@ keeps them equal.
 
 import enum
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,8 +33,6 @@ S = CredentialState
 NEW = "new"
 HISTORY_LIMIT = 50
 NOTE_LENGTH = 500
-LAST_ERROR_LENGTH = 2000
-POK_STATE_LENGTH = 64
 
 EVENT_REQUESTED = "edx.pok.credential.requested"
 EVENT_EMITTED = "edx.pok.credential.emitted"
@@ -475,9 +475,9 @@ def apply(
     for field_name, value in fields.items():
         setattr(credential, field_name, value)
     if transition.pok_state is Text.SET:
-        credential.pok_state = (pok_state or "")[:POK_STATE_LENGTH]
+        credential.pok_state = PokCertificate.fit("pok_state", pok_state)
     if transition.last_error is Text.SET:
-        credential.last_error = reason[:LAST_ERROR_LENGTH]
+        credential.last_error = PokCertificate.fit("last_error", reason)
     elif transition.last_error is Text.CLEAR:
         credential.last_error = ""
     if target != source:
@@ -523,7 +523,10 @@ def _follow_up(credential: PokCertificate, transition: Transition, delay: float 
         delay = 0.0
     countdown = Policy.countdown(delay)
     if countdown is None:
-        transaction.on_commit(lambda: queueing.ensure_sweep_scheduled(countdown=MAX_COUNTDOWN), robust=True)
+        transaction.on_commit(
+            lambda: queueing.ensure_scheduled(queueing.SWEEP_CREDENTIALS, countdown=MAX_COUNTDOWN),
+            robust=True,
+        )
     else:
         queueing.queue_on_commit(transition.follow_up.value, credential.pk, countdown=countdown)
 
@@ -612,6 +615,31 @@ def _emit_quietly(name: str, data: dict) -> None:
 
 
 # -- rows ------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def isolated(what: str, *, credential_id: int | None = None, counts: dict | None = None) -> Iterator[None]:
+    """
+    One row of a batch (the sweep, the sync, a backfill, a retry): whatever it raises is logged once
+    and written on the row, ``counts["errors"]`` grows, and the batch goes on with the next row.
+    """
+    try:
+        yield
+    except Exception as error:  # one poisoned row must not stall every other learner's credential
+        log.exception("POK %s failed for credential %s; the batch goes on", what, credential_id or "(new)")
+        if counts is not None:
+            counts["errors"] = counts.get("errors", 0) + 1
+        if credential_id is not None:
+            _record_failure(credential_id, what, error)
+
+
+def _record_failure(credential_id: int, what: str, error: Exception) -> None:
+    reason = f"{what}: unexpected {type(error).__name__}: {str(error)[:300]}"
+    try:
+        last_error = PokCertificate.fit("last_error", reason)
+        PokCertificate.objects.filter(pk=credential_id).update(last_error=last_error)
+    except Exception:  # the database may be what failed; the log already has it
+        log.warning("Could not record the failure on POK credential %s", credential_id, exc_info=True)
 
 
 def lock(pok_certificate_id: int, *, skip_locked: bool = True) -> PokCertificate | None:

@@ -42,7 +42,7 @@ def resync_from_pok(credential: PokCertificate) -> None:
     refused = lifecycle.refusal(credential, "resync")
     if refused:
         raise NoPokCredential(refused)
-    pok_credential = client.get_client().get_credential(credential.pok_credential_id)
+    pok_credential = client.get_client(credential.account).get_credential(credential.pok_credential_id)
     with transaction.atomic():
         locked = _locked(credential)
         if not locked.pok_credential_id:

@@ -23,11 +23,12 @@ CHECK_CREDENTIAL_STATUS = "openedx_pok.tasks.check_credential_status"
 REFRESH_CREDENTIAL_IMAGE = "openedx_pok.tasks.refresh_credential_image"
 SWEEP_CREDENTIALS = "openedx_pok.tasks.sweep_credentials"
 SYNC_CREDENTIAL_STATUSES = "openedx_pok.tasks.sync_credential_statuses"
+RECONCILE_CERTIFICATES = "openedx_pok.tasks.reconcile_certificates"
 
-# Held while a self-scheduled sweep waits in the broker, so that one chain of them exists at most.
-SWEEP_SCHEDULED_KEY = "openedx_pok.sweep_scheduled"
-# How long past its countdown a scheduled sweep may take to start before another may be scheduled.
-SWEEP_START_MARGIN = 5 * 60
+# Held while a self-scheduled periodic task waits in the broker, so that one chain of it exists at most.
+SCHEDULED_KEY = "openedx_pok.scheduled.{}"
+# How long past its countdown a scheduled run may take to start before another may be scheduled.
+SCHEDULED_START_MARGIN = 5 * 60
 
 
 def is_eager() -> bool:
@@ -64,20 +65,21 @@ def queue_on_commit(task_name: str, *args, countdown: float = 0.0) -> None:
     transaction.on_commit(lambda: queue(task_name, *args, countdown=countdown), robust=True)
 
 
-def ensure_sweep_scheduled(countdown: float) -> bool:
+def ensure_scheduled(task_name: str, countdown: float) -> bool:
     """
-    Schedule the sweep in ``countdown`` seconds unless one is already scheduled: the platform may
-    run no Celery beat, and some waits (a certificate date, a long Retry-After) outlast any task's
-    countdown. The shared cache's add() is atomic, so whoever calls this, one chain exists.
+    Schedule a periodic task (the sweep, the reconciliation) in ``countdown`` seconds unless a run
+    is already scheduled: the platform may run no Celery beat. The shared cache's add() is atomic,
+    so whoever calls this, one chain of runs exists.
     """
-    if is_eager() or not cache.add(SWEEP_SCHEDULED_KEY, True, countdown + SWEEP_START_MARGIN):
+    key = SCHEDULED_KEY.format(task_name)
+    if is_eager() or not cache.add(key, True, countdown + SCHEDULED_START_MARGIN):
         return False
-    if not queue(SWEEP_CREDENTIALS, countdown=countdown, scheduled=True):
-        cache.delete(SWEEP_SCHEDULED_KEY)
+    if not queue(task_name, countdown=countdown, scheduled=True):
+        cache.delete(key)
         return False
     return True
 
 
-def sweep_started() -> None:
-    """The scheduled sweep is running: the next one may be scheduled."""
-    cache.delete(SWEEP_SCHEDULED_KEY)
+def scheduled_run_started(task_name: str) -> None:
+    """A scheduled run is going: the next one may be scheduled."""
+    cache.delete(SCHEDULED_KEY.format(task_name))

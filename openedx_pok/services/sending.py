@@ -14,15 +14,18 @@ from datetime import datetime
 from django.db import transaction
 
 from openedx_pok import client
+from openedx_pok.conf import setting
 from openedx_pok.models import CredentialState, PokCertificate, RevokedBy
 from openedx_pok.services import lifecycle, status
-from openedx_pok.services.payload import Payload, PayloadError, build_payload
+from openedx_pok.services.payload import Payload, PayloadError, credential_payload
 from openedx_pok.services.policy import Policy
 
 log = logging.getLogger(__name__)
 
 S = CredentialState
 SENDABLE_STATES = frozenset({S.PENDING, S.RETRYING})
+# How the row's last error begins when the payload could not be built (a PayloadError follows).
+PAYLOAD_FAILURE = "payload: "
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class _Claim:
 
     credential_id: int
     requesting_since: datetime
+    account: str
 
 
 def issue(pok_certificate_id: int) -> None:
@@ -57,7 +61,7 @@ def issue(pok_certificate_id: int) -> None:
         return
     claim, payload = prepared
     try:
-        pok_credential = client.get_client().create_credential(payload.body)
+        pok_credential = client.get_client(payload.template.account).create_credential(payload.body)
     except client.PokError as error:
         _settle_sent(claim, error)
     else:
@@ -86,9 +90,11 @@ def reopen_for_sending(credential_id: int, name: str, *, now: datetime | None = 
     return True
 
 
-def _transition_after(error: client.PokError, locked: PokCertificate) -> str:
+def _transition_after(error: client.PokError, locked: PokCertificate, pok_is_up: bool | None) -> str:
     """How a POST that produced no credential settles the row."""
     if isinstance(error, client.PokOutcomeUnknown):
+        return "answer_lost"
+    if isinstance(error, client.PokCreationServerError) and _may_have_created(error, pok_is_up):
         return "answer_lost"
     if isinstance(error, client.PokRateLimited) and error.retry_after:
         return "rate_limited"
@@ -100,10 +106,10 @@ def _transition_after(error: client.PokError, locked: PokCertificate) -> str:
 def _prepare(credential: PokCertificate) -> tuple[_Claim, Payload] | None:
     """Build the payload and claim the row; None when this worker is not to send it (settled or taken)."""
     try:
-        payload = build_payload(credential)
+        payload = credential_payload(credential)
         claim = _claim(credential, payload)
     except PayloadError as error:
-        _settle_unsent(credential, False, f"payload: {error}", summary="payload could not be built")
+        _settle_unsent(credential, False, f"{PAYLOAD_FAILURE}{error}", summary="payload could not be built")
     except (client.PokUnavailable, client.PokRateLimited) as error:
         _settle_unsent(
             credential,
@@ -139,18 +145,19 @@ def _claim(credential: PokCertificate, payload: Payload) -> _Claim | None:
             locked,
             "claimed",
             reason=f"attempt {locked.attempts + 1}",
+            account=payload.template.account,
             template_id=payload.template.template_id,
             page_id=payload.template.page_id,
             emission_type=payload.template.emission_type,
             emission_date=payload.emission_date,
-            title=payload.title[:255],
-            emitter=payload.emitter[:255],
+            title=PokCertificate.fit("title", payload.title),
+            emitter=PokCertificate.fit("emitter", payload.emitter),
             tags=payload.tags,
-            language_tag=payload.language_tag,
-            receiver_name=payload.receiver_name[:255],
-            receiver_email=payload.receiver_email,
+            language_tag=payload.learner.language_tag,
+            receiver_name=PokCertificate.fit("receiver_name", payload.learner.name),
+            receiver_email=payload.learner.email,
         )
-    return _Claim(credential_id=locked.pk, requesting_since=locked.requesting_since)
+    return _Claim(credential_id=locked.pk, requesting_since=locked.requesting_since, account=locked.account)
 
 
 def _unchanged(locked: PokCertificate | None, credential: PokCertificate) -> bool:
@@ -185,16 +192,22 @@ def _after_attempts(text: str, attempts: int) -> str:
 def _settle_sent(claim: _Claim, error: client.PokError) -> None:
     """Record a POST that did not produce a credential."""
     reason, summary = lifecycle.describe_error(error), lifecycle.summarize_error(error)
+    pok_is_up = _probe_pok(claim.account) if _needs_probe(error) else None
+    if pok_is_up is not None:
+        verdict = (
+            "answers otherwise, so it may have created it" if pok_is_up else "is down, so it created nothing"
+        )
+        reason, summary = f"{reason}; POK {verdict}", f"{summary}; POK {verdict}"
     with transaction.atomic():
         locked = lifecycle.lock(claim.credential_id, skip_locked=False)
         if not _still_ours(locked, claim):
             return
         if locked.state == S.REVOKED:
             if locked.revoked_by != RevokedBy.RETIREMENT:  # POK's words may quote the retired learner
-                locked.last_error = reason[: lifecycle.LAST_ERROR_LENGTH]
+                locked.last_error = PokCertificate.fit("last_error", reason)
                 locked.save(update_fields=["last_error", "modified"])
             return
-        name = _transition_after(error, locked)
+        name = _transition_after(error, locked, pok_is_up)
         if name == "round_failed":
             reason, summary = (
                 _after_attempts(reason, locked.attempts),
@@ -203,6 +216,46 @@ def _settle_sent(claim: _Claim, error: client.PokError) -> None:
         lifecycle.apply(
             locked, name, reason=reason, summary=summary, retry_after=getattr(error, "retry_after", None)
         )
+
+
+# -- a server error in answer to the POST (ADR 0002) ----------------------------------------------------
+
+# A 503 says the server refused the request before doing anything: an outage, never a credential.
+REFUSED_BEFORE_WORK = frozenset({503})
+
+
+def _needs_probe(error: client.PokError) -> bool:
+    return (
+        isinstance(error, client.PokCreationServerError)
+        and error.status_code not in REFUSED_BEFORE_WORK
+        and setting("POK_POST_SERVER_ERROR_POLICY") == "probe"
+    )
+
+
+def _may_have_created(error: client.PokCreationServerError, pok_is_up: bool | None) -> bool:
+    """
+    POK answered the POST with a 5xx: did it create (and charge for) the credential first?
+    ``probe`` (the default) asks POK a free question: if POK answers it, POK is up and failed after,
+    or while, doing the work, so the credential may exist (an unknown outcome, never paid twice);
+    if POK does not, POK is down and created nothing (retried, so an outage heals by itself).
+    """
+    if error.status_code in REFUSED_BEFORE_WORK:
+        return False
+    policy = setting("POK_POST_SERVER_ERROR_POLICY")
+    if policy == "retry":
+        return False
+    if policy == "probe":
+        return bool(pok_is_up)
+    return True
+
+
+def _probe_pok(account: str) -> bool:
+    """Whether the account's POK answers a free request (organization/me) now."""
+    try:
+        client.get_client(account).get_organization()
+    except client.PokError:
+        return False
+    return True
 
 
 def _still_ours(locked: PokCertificate | None, claim: _Claim) -> bool:
@@ -227,6 +280,15 @@ def _record_created(claim: _Claim, pok_credential: client.PokCredential) -> None
                 pok_credential.id,
                 locked.pk,
                 locked.state,
+            )
+            return
+        if PokCertificate.objects.filter(pok_credential_id=pok_credential.id).exclude(pk=locked.pk).exists():
+            # POK gave an id another row holds: keep both rows as they are; a person must look.
+            lifecycle.apply(
+                locked,
+                "answer_lost",
+                reason=f"POK answered with the credential id {pok_credential.id}, which another credential "
+                "already holds; POK may or may not have created this one",
             )
             return
         locked.pok_credential_id = pok_credential.id

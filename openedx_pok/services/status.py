@@ -31,6 +31,9 @@ POK_REVOKED = "revoked"
 POK_FINAL_FAILURES = frozenset({"aborted", "signatureRejected"})
 
 CHECKED_RECENTLY_KEY = "openedx_pok.checked_recently.{}"
+IMAGE_REFRESH_KEY = "openedx_pok.image_refresh.{}"
+# A credential's image is asked for again at most this often, however many pages show it.
+IMAGE_REFRESH_GUARD_SECONDS = 300
 # What check() answers when POK could not be asked.
 POK_NOT_ASKED = "not_asked"
 
@@ -56,7 +59,7 @@ def check(pok_certificate_id: int, *, early: bool = False, now: datetime | None 
             lifecycle.apply(locked, "check_started", now=now)
     cache.set(CHECKED_RECENTLY_KEY.format(locked.pk), True, EARLY_CHECK_INTERVAL)
     try:
-        pok_credential = client.get_client().get_credential(locked.pok_credential_id)
+        pok_credential = client.get_client(locked.account).get_credential(locked.pok_credential_id)
     except client.PokNotFound as error:
         _settle(locked.pk, "failed_in_pok", error, reason="POK does not know this credential: ", now=now)
         return S.FAILED
@@ -99,7 +102,7 @@ def apply_pok_answer(
     """
     fields = {}
     if pok_credential.view_url:
-        fields["view_url"] = pok_credential.view_url[:500]
+        fields["view_url"] = PokCertificate.fit("view_url", pok_credential.view_url)
     state = pok_credential.state
     reason = ""
     if state == POK_EMITTED:
@@ -118,6 +121,8 @@ def apply_pok_answer(
         name, reason = "accepted", f"POK state {state or 'unknown'}"
     if not lifecycle.allows(locked, name):
         name = "pok_state_seen"
+    if pok_credential.problems:  # values POK sent that could not be kept: say so where operators look
+        reason = "; ".join(filter(None, [reason, "POK's answer: " + "; ".join(pok_credential.problems)]))
     lifecycle.apply(locked, name, reason=reason, pok_state=state, now=now, **fields)
 
 
@@ -137,7 +142,7 @@ def learner_is_waiting(credential: PokCertificate) -> bool:
             return False  # a check ran, or was asked for, a moment ago
         return queueing.queue(queueing.CHECK_CREDENTIAL_STATUS, credential.pk, early=True)
     if _looks_lost(credential, now):
-        return queueing.ensure_sweep_scheduled(countdown=0)
+        return queueing.ensure_scheduled(queueing.SWEEP_CREDENTIALS, countdown=0)
     return False
 
 
@@ -152,16 +157,34 @@ def _looks_lost(credential: PokCertificate, now: datetime) -> bool:
 # -- images ----------------------------------------------------------------------------------------
 
 
+def image_needs_refresh(credential: PokCertificate, now: datetime | None = None) -> bool:
+    """The stored image location is missing or past the lifetime we trust it for."""
+    if not credential.image_url:
+        return True
+    expires_at = credential.image_url_expires_at
+    return expires_at is not None and expires_at <= (now or timezone.now())
+
+
+def queue_image_refresh(credential: PokCertificate) -> None:
+    """Ask the background task for a fresh image location, at most once per few minutes per credential."""
+    key = IMAGE_REFRESH_KEY.format(credential.pk)
+    if not cache.add(key, True, IMAGE_REFRESH_GUARD_SECONDS):
+        return
+    if not queueing.queue(queueing.REFRESH_CREDENTIAL_IMAGE, credential.pk):
+        cache.delete(key)
+
+
 def refresh_image(credential: PokCertificate) -> str:
     """Fetch the emitted credential's image location from POK and keep it for POK_IMAGE_URL_LIFETIME."""
     if not credential.pok_credential_id:
         raise lifecycle.NoPokCredential(f"credential {credential.pk} has no POK id")
-    location = client.get_client().get_credential_image(credential.pok_credential_id)
+    location = client.get_client(credential.account).get_credential_image(credential.pok_credential_id)
+    image_url = PokCertificate.fit("image_url", location)
     expires_at = timezone.now() + timedelta(seconds=float(setting("POK_IMAGE_URL_LIFETIME")))
     PokCertificate.objects.filter(pk=credential.pk).update(
-        image_url=location[:1000], image_url_expires_at=expires_at, modified=timezone.now()
+        image_url=image_url, image_url_expires_at=expires_at, modified=timezone.now()
     )
-    credential.image_url, credential.image_url_expires_at = location[:1000], expires_at
+    credential.image_url, credential.image_url_expires_at = image_url, expires_at
     return location
 
 

@@ -45,7 +45,11 @@ class DueWork:
     status_checks: QuerySet
 
 
-def due_work(now: datetime | None = None) -> DueWork:
+def due_work(now: datetime | None = None, *, check_overdue_after: timedelta = OVERDUE_CHECK_AFTER) -> DueWork:
+    """
+    ``check_overdue_after``: how long past its time a credential's own status check must be before
+    the safety net checks it instead (its task was lost); ``pok_sync`` by hand passes zero.
+    """
     now = now or timezone.now()
     policy = Policy.current()
     rows = PokCertificate.objects
@@ -70,7 +74,7 @@ def due_work(now: datetime | None = None) -> DueWork:
         ),
         # The credential's own check should have run a while ago: its task was lost.
         status_checks=rows.filter(state=S.PROCESSING, pok_credential_id__isnull=False).exclude(
-            next_attempt_at__gt=now - OVERDUE_CHECK_AFTER
+            next_attempt_at__gt=now - check_overdue_after
         ),
     )
 
@@ -94,6 +98,7 @@ def sweep(now: datetime | None = None) -> dict:
         "outcome_unknown": 0,
         "reopened_failed": 0,
         "resent_unknown": 0,
+        "errors": 0,
     }
 
     lost_ids = list(due.lost_pending.values_list("pk", flat=True)[:BATCH_SIZE])
@@ -107,28 +112,37 @@ def sweep(now: datetime | None = None) -> dict:
         counts["checks_requeued"] += 1
 
     for credential_id in due.unanswered_requests.values_list("pk", flat=True)[:BATCH_SIZE]:
-        with transaction.atomic():
-            locked = lifecycle.lock(credential_id)
-            if locked is None or not due.unanswered_requests.filter(pk=locked.pk).exists():
-                continue
-            lifecycle.apply(
-                locked,
-                "answer_lost",
-                reason="no answer recorded for the POST; POK may or may not have created the credential",
-                now=now,
-            )
-        counts["outcome_unknown"] += 1
-
+        with lifecycle.isolated("sweep", credential_id=credential_id, counts=counts):
+            if _settle_unanswered(credential_id, due, now):
+                counts["outcome_unknown"] += 1
     for credential_id in due.failed_rounds.values_list("pk", flat=True)[:BATCH_SIZE]:
-        if sending.reopen_for_sending(credential_id, "another_round", now=now):
-            counts["reopened_failed"] += 1
+        with lifecycle.isolated("sweep", credential_id=credential_id, counts=counts):
+            if sending.reopen_for_sending(credential_id, "another_round", now=now):
+                counts["reopened_failed"] += 1
     for credential_id in due.unknown_outcomes_to_resend.values_list("pk", flat=True)[:BATCH_SIZE]:
-        if sending.reopen_for_sending(credential_id, "resent_after_unknown", now=now):
-            counts["resent_unknown"] += 1
+        with lifecycle.isolated("sweep", credential_id=credential_id, counts=counts):
+            if sending.reopen_for_sending(credential_id, "resent_after_unknown", now=now):
+                counts["resent_unknown"] += 1
     return counts
 
 
-def sync_statuses(now: datetime | None = None) -> dict:
+def _settle_unanswered(credential_id: int, due: DueWork, now: datetime) -> bool:
+    with transaction.atomic():
+        locked = lifecycle.lock(credential_id)
+        if locked is None or not due.unanswered_requests.filter(pk=locked.pk).exists():
+            return False
+        lifecycle.apply(
+            locked,
+            "answer_lost",
+            reason="no answer recorded for the POST; POK may or may not have created the credential",
+            now=now,
+        )
+    return True
+
+
+def sync_statuses(
+    now: datetime | None = None, *, check_overdue_after: timedelta = OVERDUE_CHECK_AFTER
+) -> dict:
     """Check, here and now, the credentials whose own status check is long overdue; returns counts."""
     now = now or timezone.now()
     counts = {
@@ -140,13 +154,12 @@ def sync_statuses(now: datetime | None = None) -> dict:
         "errors": 0,
         "skipped": 0,
     }
-    due_ids = list(
-        due_work(now)
-        .status_checks.order_by("next_attempt_at", "pk")
-        .values_list("pk", flat=True)[:BATCH_SIZE]
-    )
+    due = due_work(now, check_overdue_after=check_overdue_after).status_checks
+    due_ids = list(due.order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:BATCH_SIZE])
     for credential_id in due_ids:
-        state = status.check(credential_id, now=now)
+        state = "errors"
+        with lifecycle.isolated("status check", credential_id=credential_id):
+            state = status.check(credential_id, now=now)
         if state is None:  # another worker's check got there first
             counts["skipped"] += 1
             continue
@@ -200,7 +213,7 @@ def _shifted(moment: datetime | None, by: timedelta) -> datetime | None:
 
 def schedule_next_run() -> None:
     """After a self-scheduled sweep: come back while any credential still waits for something."""
-    queueing.sweep_started()
+    queueing.scheduled_run_started(queueing.SWEEP_CREDENTIALS)
     countdown = next_run_in()
     if countdown is not None:
-        queueing.ensure_sweep_scheduled(countdown=countdown)
+        queueing.ensure_scheduled(queueing.SWEEP_CREDENTIALS, countdown=countdown)

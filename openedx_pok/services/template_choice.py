@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Case, IntegerField, Q, Value, When
 from opaque_keys.edx.keys import CourseKey
 
+from openedx_pok import accounts
 from openedx_pok.conf import setting
 from openedx_pok.models import CertificateTemplate
 
@@ -20,15 +21,21 @@ class TemplateChoice:
     emission_type: str
     # Where the choice came from ("course", "organization" or "default"), for the admin and logs.
     scope: str
+    # The POK account that issues it (accounts.DEFAULT, or a name of POK_ACCOUNTS).
+    account: str = accounts.DEFAULT
 
 
 def choose_template(course_key: CourseKey, mode: str) -> TemplateChoice:
     """
-    The course's row, then its organisation's row, then the settings; a row for the certificate's
-    mode beats the row for every mode at the same level.
+    The course's row, then its organisation's row, then the account's default template; a row for
+    the certificate's mode beats the row for every mode at the same level.
+
+    The account: the first of those rows that names one, else the organisation's account
+    (POK_ORGANIZATION_ACCOUNTS), else the default one. Raises NoTemplateConfigured, and
+    accounts.UnknownAccount for an account no longer configured.
     """
     mode = mode or ""
-    rows = (
+    rows = list(
         CertificateTemplate.objects.filter(
             Q(course_key=course_key) | Q(organization__iexact=course_key.org),
             mode__in={mode, ""},
@@ -41,23 +48,29 @@ def choose_template(course_key: CourseKey, mode: str) -> TemplateChoice:
         )
         .order_by("course_level", "any_mode", "pk")
     )
+    account_name = next((row.account for row in rows if row.account), None)
+    account = accounts.get(account_name or accounts.for_organization(course_key.org) or accounts.DEFAULT)
     default_emission_type = setting("POK_EMISSION_TYPE")
-    row = rows.first()
-    if row is not None:
+    if rows:
+        row = rows[0]
         return TemplateChoice(
             template_id=row.template_id,
-            page_id=row.page_id or setting("POK_PAGE_ID") or "",
+            page_id=row.page_id or account.page_id,
             emission_type=row.emission_type or default_emission_type,
             scope="course" if row.course_level == 0 else "organization",
+            account=account.name,
         )
-    template_id = setting("POK_TEMPLATE_ID")
-    if not template_id:
+    if not account.template_id:
+        setting_name = (
+            "POK_TEMPLATE_ID" if account.name == accounts.DEFAULT else f"POK_ACCOUNTS[{account.name!r}]"
+        )
         raise NoTemplateConfigured(
-            f"no POK template for {course_key}: set POK_TEMPLATE_ID or add a template row"
+            f"no POK template for {course_key}: set {setting_name}'s template or add a template row"
         )
     return TemplateChoice(
-        template_id=template_id,
-        page_id=setting("POK_PAGE_ID") or "",
+        template_id=account.template_id,
+        page_id=account.page_id,
         emission_type=default_emission_type,
         scope="default",
+        account=account.name,
     )

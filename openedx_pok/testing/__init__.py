@@ -6,6 +6,6 @@ Testing helpers shipped with the plugin: a fake POK server speaking POK's API ov
 ``python -m openedx_pok.testing`` serves one by hand.
 """
 
-from openedx_pok.testing.server import ENDPOINTS, FakePokServer, png_image
+from openedx_pok.testing.server import ENDPOINTS, FakePokServer
 
-__all__ = ["ENDPOINTS", "FakePokServer", "png_image"]
+__all__ = ["ENDPOINTS", "FakePokServer"]

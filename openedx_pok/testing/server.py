@@ -10,27 +10,19 @@ connections, answers lost after a credential was created, rate limits and full o
 import json
 import math
 import re
-import struct
 import threading
 import time
 import uuid
-import zlib
 from collections import Counter, defaultdict, deque
 from copy import deepcopy
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-ENDPOINTS = (
-    "GET organization",
-    "GET templates",
-    "GET template",
-    "GET pages",
-    "POST template preview",
-    "POST credential",
-    "GET credential",
-    "GET credential image",
-)
+from openedx_pok.testing import images
+
 EMISSION_TYPES = ("pok", "blockchain")
 DATE_FORMATS = ("dd/MM/yyyy", "MM/dd/yyyy")
 # BCP 47 as POK is likely to accept it: language, optional script, optional region, variants.
@@ -41,28 +33,74 @@ DEFAULT_STALL_SECONDS = 60.0
 DEFAULT_TEMPLATE_ID = "default-template"
 
 
-def png_image(width: int = 480, height: int = 340, colour=(31, 78, 121), border=(235, 190, 60)) -> bytes:
-    """A small valid PNG (a framed coloured card), so pages can show a real image."""
-    frame = max(6, min(width, height) // 16)
-    rows = []
-    for y in range(height):
-        row = bytearray(b"\x00")
-        for x in range(width):
-            edge = x < frame or y < frame or x >= width - frame or y >= height - frame
-            band = height // 3 <= y < height // 3 + frame
-            row += bytes(border if edge or band else colour)
-        rows.append(bytes(row))
+@dataclass(frozen=True)
+class ApiRequest:
+    """An authenticated, un-faulted API request, as its handler sees it, with the account its key opens."""
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    params: dict
+    query: dict
+    body: object
+    account: "FakeAccount | None"
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"".join(rows), 9))
-        + chunk(b"IEND", b"")
-    )
+
+@dataclass
+class FakeAccount:
+    """One POK organisation: its API key sees its own templates, pages, credentials and credits only."""
+
+    api_key: str
+    organization_name: str
+    credits: int
+    wallet: str
+    templates: dict = field(default_factory=dict)
+    pages: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Route:
+    """
+    One path of the fake: ``endpoint`` is the counter and fault key of an API route (empty for
+    the public pages POK hosts itself, which need no key); ``handler`` names a FakePokServer method.
+    """
+
+    method: str
+    pattern: re.Pattern
+    handler: str
+    endpoint: str = ""
+
+
+def _route(method: str, path: str, handler: str, endpoint: str = "") -> Route:
+    """``path`` with ``{name}`` for one path segment, passed to the handler by that name."""
+    regex = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+?)", re.escape(path))
+    return Route(method, re.compile(regex), handler, endpoint)
+
+
+ROUTES = (
+    _route("GET", "organization/me", "_organization", "GET organization"),
+    _route("GET", "template", "_list_templates", "GET templates"),
+    _route("GET", "template/{template_id}", "_template", "GET template"),
+    _route("GET", "page", "_pages", "GET pages"),
+    _route("POST", "template/preview", "_preview", "POST template preview"),
+    _route("POST", "credential", "_create_credential", "POST credential"),
+    _route("GET", "credential/{credential_id}", "_credential", "GET credential"),
+    _route("GET", "credential/{credential_id}/decrypted-image", "_credential_image", "GET credential image"),
+    _route("GET", "images/credential/{credential_id}.svg", "_credential_image_file"),
+    _route("GET", "images/preview/{template_id}/{preview_id}.svg", "_preview_image_file"),
+    _route("GET", "view/{credential_id}", "_view_page"),
+)
+ENDPOINTS = tuple(route.endpoint for route in ROUTES if route.endpoint)
+# Paths under these prefixes are POK's public pages: an unknown one is a plain 404, not an API error.
+PUBLIC_PREFIXES = ("images/", "view/")
+SVG_TYPE = "image/svg+xml"
+
+
+def _match(method: str, path: str) -> tuple[Route, dict] | None:
+    """The route of a request and its path parameters; a trailing slash is accepted, as POK accepts it."""
+    path = path.strip("/")
+    for route in ROUTES:
+        found = route.pattern.fullmatch(path) if route.method == method else None
+        if found:
+            return route, found.groupdict()
+    return None
 
 
 class FakePokServer:
@@ -84,9 +122,11 @@ class FakePokServer:
     ):
         self.api_key = api_key
         self.emit_after = emit_after
-        self.credits = credits
-        self.organization_name = organization_name
-        self.wallet = "0x00000000000000000000000000000000f4ce9000"
+        # The account the constructor's key opens; add_account() gives the fake more organisations.
+        self.account = FakeAccount(
+            api_key, organization_name, credits, "0x00000000000000000000000000000000f4ce9000"
+        )
+        self._accounts: dict[str, FakeAccount] = {api_key: self.account}
         self.latency = 0.0
         self.outage = False
         # Reject credentials that leave out a parameter the template declares, or send it empty.
@@ -94,27 +134,34 @@ class FakePokServer:
         # The status of successful answers: POK sends 200, clients must accept any 2xx.
         self.success_status = 200
         self.calls: Counter = Counter()
-        self.templates: dict[str, dict] = {}
-        self.pages: dict[str, dict] = {}
+        # (API key, endpoint) -> calls: which organisation's key each call came with.
+        self.calls_by_key: Counter = Counter()
+        self._looks: dict[str, images.Look] = {}
         self._port = port
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._image = png_image()
         self._reset_state()
 
     def _reset_state(self):
         self.calls.clear()
+        self.calls_by_key.clear()
         self.latency = 0.0
         self.outage = False
         self._credentials: dict[str, dict] = {}
+        self._owners: dict[str, str] = {}  # credential id -> the API key that created it
         self._created_at: dict[str, float] = {}
         self._receiver_keys: dict[str, tuple[str, str]] = {}
         self._bodies: dict[str, list] = defaultdict(list)
         self._failures: dict[str, deque] = defaultdict(deque)
         self._drops: Counter = Counter()
-        self._stalls: deque = deque()
+        # What happens after the next POST credentials create theirs: seconds to stall, or None to drop.
+        self._after_create: deque = deque()
+        # Each credential's and each preview's request, and their images once drawn.
+        self._requests: dict[str, dict] = {}
+        self._previews: dict[str, dict] = {}
+        self._images: dict[str, bytes] = {}
         self._rate_per_second: float | None = None
         self._recent: deque = deque()
         self._received: list[tuple[str, str, dict]] = []
@@ -160,10 +207,63 @@ class FakePokServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/"
 
+    # The constructor's account, as the single-organisation tests and the demo know it.
+
+    @property
+    def templates(self) -> dict[str, dict]:
+        return self.account.templates
+
+    @property
+    def pages(self) -> dict[str, dict]:
+        return self.account.pages
+
+    @property
+    def credits(self) -> int:
+        return self.account.credits
+
+    @credits.setter
+    def credits(self, value: int) -> None:
+        self.account.credits = value
+
+    @property
+    def organization_name(self) -> str:
+        return self.account.organization_name
+
+    @property
+    def wallet(self) -> str:
+        return self.account.wallet
+
     # -- setup -----------------------------------------------------------------------------------
 
-    def add_template(self, template_id: str, name: str = "", parameters=(), version: int = 1) -> dict:
-        """Declare a template; ``parameters`` are ``(id, label)`` pairs (or bare ids)."""
+    def add_account(self, api_key: str, organization_name: str = "", credits: int = 1000) -> FakeAccount:
+        """Another POK organisation on the same server, opened by its own API key."""
+        account = FakeAccount(
+            api_key, organization_name or f"Organization {len(self._accounts) + 1}", credits, uuid.uuid4().hex
+        )
+        with self._lock:
+            self._accounts[api_key] = account
+        return account
+
+    def _account_of(self, api_key: str | None) -> FakeAccount:
+        return self.account if api_key is None else self._accounts[api_key]
+
+    def add_template(
+        self,
+        template_id: str,
+        name: str = "",
+        parameters=(),
+        version: int = 1,
+        look: str = "",
+        *,
+        api_key: str | None = None,
+    ) -> dict:
+        """
+        Declare a template; ``parameters`` are ``(id, label)`` pairs (or bare ids). ``look`` names
+        one of ``images.LOOKS`` for its images; by default each template id gets one of its own.
+        ``api_key`` names the account it belongs to (default: the constructor's).
+        """
+        if look and look not in images.LOOKS:
+            raise ValueError(f"Unknown look {look!r}; use one of: {', '.join(sorted(images.LOOKS))}")
         custom = [
             {"id": item, "label": item} if isinstance(item, str) else {"id": item[0], "label": item[1]}
             for item in parameters
@@ -175,13 +275,14 @@ class FakePokServer:
             "customParameters": custom,
         }
         with self._lock:
-            self.templates[template_id] = template
+            self._account_of(api_key).templates[template_id] = template
+            self._looks[template_id] = images.LOOKS[look] if look else images.look_for(template_id)
         return template
 
-    def add_page(self, page_id: str, name: str = "") -> dict:
+    def add_page(self, page_id: str, name: str = "", *, api_key: str | None = None) -> dict:
         page = {"id": page_id, "name": name or page_id}
         with self._lock:
-            self.pages[page_id] = page
+            self._account_of(api_key).pages[page_id] = page
         return page
 
     # -- faults ----------------------------------------------------------------------------------
@@ -202,7 +303,15 @@ class FakePokServer:
     def timeout_after_create_next(self, count: int = 1, stall: float = DEFAULT_STALL_SECONDS) -> None:
         """The next ``count`` POST credential calls create the credential, then never answer."""
         with self._lock:
-            self._stalls.extend([stall] * count)
+            self._after_create.extend([stall] * count)
+
+    def drop_after_create_next(self, count: int = 1) -> None:
+        """
+        The next ``count`` POST credential calls create the credential, then close the connection
+        unanswered: the answer is lost as with a timeout, without waiting for the client's timeout.
+        """
+        with self._lock:
+            self._after_create.extend([None] * count)
 
     def rate_limit(self, per_second: float | None) -> None:
         """Answer 429 with ``Retry-After`` beyond ``per_second`` requests in any second; None lifts it."""
@@ -218,6 +327,36 @@ class FakePokServer:
         with self._lock:
             self._advance_all()
             return deepcopy(self._credentials)
+
+    def credentials_of(self, api_key: str) -> dict[str, dict]:
+        """The credentials one account's key created or holds."""
+        with self._lock:
+            self._advance_all()
+            return {
+                key: deepcopy(value)
+                for key, value in self._credentials.items()
+                if self._owners[key] == api_key
+            }
+
+    def add_credential(
+        self, credential_id: str, state: str = "processing", *, api_key: str | None = None, **credential
+    ) -> dict:
+        """
+        A credential POK already holds without this server having been asked for it, such as one
+        the existing POK plugin issued; a processing one is emitted like the others.
+        """
+        with self._lock:
+            self._owners[credential_id] = self._account_of(api_key).api_key
+            self._credentials[credential_id] = {
+                "id": credential_id,
+                "state": state,
+                "viewUrl": f"{self.url}view/{credential_id}" if state == "emitted" else "",
+                "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "credential": {"tags": [], "emitter": "", "title": "", "emissionDate": "", **credential},
+                "receiver": {"name": "", "email": ""},
+            }
+            self._created_at[credential_id] = time.monotonic()
+            return deepcopy(self._credentials[credential_id])
 
     def set_credential_state(self, credential_id: str, state: str) -> None:
         with self._lock:
@@ -299,23 +438,13 @@ class FakePokServer:
                 return ("drop",)
         return None
 
-    def _stall_after_create(self) -> float | None:
+    def _after_create_fault(self) -> tuple[bool, float]:
+        """Whether the answer to the POST that just created a credential is lost, and how long to stall."""
         with self._lock:
-            return self._stalls.popleft() if self._stalls else None
-
-    def _respond(self, endpoint: str, parts: list[str], query: dict, body) -> tuple[int | None, dict]:
-        """Answer an authenticated, un-faulted request; a None status means "never answer"."""
-        handlers = {
-            "GET organization": lambda: (200, self._organization()),
-            "GET templates": lambda: (200, self._list_templates(query)),
-            "GET template": lambda: self._template(parts[1]),
-            "GET pages": lambda: (200, {"data": self._snapshot_values(self.pages)}),
-            "POST template preview": lambda: self._preview(body),
-            "POST credential": lambda: self._create_credential(body),
-            "GET credential": lambda: self._credential(parts[1]),
-            "GET credential image": lambda: self._credential_image(parts[1]),
-        }
-        return handlers[endpoint]()
+            if not self._after_create:
+                return False, 0.0
+            stall = self._after_create.popleft()
+        return True, stall or 0.0
 
     def _snapshot_values(self, items: dict) -> list:
         with self._lock:
@@ -325,47 +454,64 @@ class FakePokServer:
         with self._lock:
             return deepcopy(value)
 
-    def _template(self, template_id: str) -> tuple[int, dict]:
-        template = self._snapshot(self.templates.get(template_id))
+    # API handlers: each takes the request and returns (status, answer); a None status never answers.
+
+    def _template(self, request: ApiRequest) -> tuple[int, dict]:
+        template = self._snapshot(request.account.templates.get(request.params["template_id"]))
         return (200, template) if template else (404, _error("Template not found."))
 
-    def _credential(self, credential_id: str) -> tuple[int, dict]:
+    def _pages(self, request: ApiRequest) -> tuple[int, dict]:
+        return 200, {"data": self._snapshot_values(request.account.pages)}
+
+    def _credential(self, request: ApiRequest) -> tuple[int, dict]:
+        credential_id = request.params["credential_id"]
         with self._lock:
-            if credential_id not in self._credentials:
+            if not self._holds(request.account, credential_id):
                 return 404, _error("Credential not found.")
             self._advance(credential_id)
             return 200, deepcopy(self._credentials[credential_id])
 
-    def _organization(self) -> dict:
+    def _organization(self, request: ApiRequest) -> tuple[int, dict]:
+        account = request.account
         with self._lock:
             self._advance_all()
-            states = Counter(credential["state"] for credential in self._credentials.values())
-            return {
-                "name": self.organization_name,
-                "wallet": self.wallet,
-                "availableCredits": self.credits,
+            states = Counter(
+                credential["state"]
+                for credential_id, credential in self._credentials.items()
+                if self._owners[credential_id] == account.api_key
+            )
+            return 200, {
+                "name": account.organization_name,
+                "wallet": account.wallet,
+                "availableCredits": account.credits,
                 "emittedCredentials": states["emitted"],
                 "processingCredentials": states["processing"],
                 "sentCredentials": 0,
                 "draftCredentials": states["draft"],
             }
 
-    def _list_templates(self, query: dict) -> dict:
-        templates = self._snapshot_values(self.templates)
-        limit = query.get("limit", [None])[0]
+    def _list_templates(self, request: ApiRequest) -> tuple[int, dict]:
+        templates = self._snapshot_values(request.account.templates)
+        limit = request.query.get("limit", [None])[0]
         if limit is not None and limit.isdigit():
             templates = templates[: int(limit)]
-        return {"data": templates}
+        return 200, {"data": templates}
 
-    def _preview(self, body) -> tuple[int, dict]:
-        problem = _first(self._customization_problems(body, require_all=False))
+    def _preview(self, request: ApiRequest) -> tuple[int, dict]:
+        body = request.body
+        problem = _first(self._customization_problems(body, request.account, require_all=False))
         if problem:
             return problem
-        template_id = body["customization"]["template"]["id"]
-        return 200, {"url": f"{self.url}images/preview/{_html_id(str(template_id))}/{uuid.uuid4().hex}.png"}
+        template_id = _html_id(str(body["customization"]["template"]["id"]))
+        preview_id = uuid.uuid4().hex
+        with self._lock:
+            self._previews[preview_id] = deepcopy(body)
+            self._owners[preview_id] = request.account.api_key
+        return 200, {"url": f"{self.url}images/preview/{template_id}/{preview_id}.svg"}
 
-    def _create_credential(self, body) -> tuple[int, dict]:
-        problem = _first(self._credential_problems(body))
+    def _create_credential(self, request: ApiRequest) -> tuple[int, dict]:
+        body = request.body
+        problem = _first(self._credential_problems(body, request.account))
         if problem:
             return problem
         credential_id = str(uuid.uuid4())
@@ -389,18 +535,20 @@ class FakePokServer:
             (tag for tag in credential["credential"]["tags"] if str(tag).startswith("CourseId:")), ""
         )
         with self._lock:
-            self.credits -= 1
+            request.account.credits -= 1
+            self._owners[credential_id] = request.account.api_key
             self._credentials[credential_id] = credential
             self._created_at[credential_id] = time.monotonic()
             self._receiver_keys[credential_id] = (str(receiver.get("identification", "")), course_tag)
+            self._requests[credential_id] = deepcopy(body)
             answer = deepcopy(credential)
-        stall = self._stall_after_create()
-        if stall is not None:
+        answer_lost, stall = self._after_create_fault()
+        if answer_lost:
             self._stopping.wait(stall)
             return None, {}
         return 200, answer
 
-    def _credential_problems(self, body):
+    def _credential_problems(self, body, account: FakeAccount):
         """Yield (status, answer) for everything wrong with a POST credential body, first one first."""
         details = body.get("credential", {})
         receiver = body.get("receiver")
@@ -421,12 +569,12 @@ class FakePokServer:
             yield 400, _error("credential.tags must be a list of strings.")
         if "emissionDate" in details and not _is_iso_timestamp(details["emissionDate"]):
             yield 400, _error("credential.emissionDate must be an ISO 8601 timestamp.")
-        yield from self._customization_problems(body, require_all=self.require_all_parameters)
+        yield from self._customization_problems(body, account, require_all=self.require_all_parameters)
         with self._lock:
-            if self.credits <= 0:
+            if account.credits <= 0:
                 yield 400, _error("The organization has no credits left.")
 
-    def _customization_problems(self, body, *, require_all: bool):
+    def _customization_problems(self, body, account: FakeAccount, *, require_all: bool):
         """Yield (status, answer) for a bad language tag, template, page or custom parameters."""
         language_problem = _language_problem(body.get("receiver"))
         if language_problem:
@@ -437,8 +585,8 @@ class FakePokServer:
             return
         requested = customization["template"]
         with self._lock:
-            template = deepcopy(self.templates.get(str(requested.get("id"))))
-            pages = set(self.pages)
+            template = deepcopy(account.templates.get(str(requested.get("id"))))
+            pages = set(account.pages)
         if not requested.get("id"):
             yield 400, _error("customization.template.id is required.")
         elif template is None:
@@ -460,17 +608,74 @@ class FakePokServer:
         if require_all and missing:
             yield 400, _error(f"Missing or empty custom parameters: {', '.join(missing)}.")
 
-    def _credential_image(self, credential_id: str) -> tuple[int, dict]:
+    def _credential_image(self, request: ApiRequest) -> tuple[int, dict]:
+        credential_id = request.params["credential_id"]
         with self._lock:
-            if credential_id not in self._credentials:
+            if not self._holds(request.account, credential_id):
                 return 404, _error("Credential not found.")
             self._advance(credential_id)
             state = self._credentials[credential_id]["state"]
         if state != "emitted":
             return 400, _error("The credential image is available once the credential is emitted.")
         return 200, {
-            "location": f"{self.url}images/credential/{credential_id}.png?expires={uuid.uuid4().hex}"
+            "location": f"{self.url}images/credential/{credential_id}.svg?expires={uuid.uuid4().hex}"
         }
+
+    def _account_for(self, authorization: str | None) -> "FakeAccount | None":
+        """The account an ``Authorization: ApiKey <key>`` header opens, or None."""
+        prefix = "ApiKey "
+        if not authorization or not authorization.startswith(prefix):
+            return None
+        with self._lock:
+            return self._accounts.get(authorization[len(prefix) :])
+
+    def _holds(self, account: FakeAccount, credential_id: str) -> bool:
+        """Called with the lock held: another organisation's credential is, to this key, unknown."""
+        return credential_id in self._credentials and self._owners[credential_id] == account.api_key
+
+    # Public pages POK hosts itself: each takes the path's parameters and returns (status, bytes, type).
+
+    def _credential_image_file(self, credential_id: str) -> tuple[int, bytes, str]:
+        """A credential's image, drawn once from the request that created it."""
+        with self._lock:
+            body = self._requests.get(credential_id)
+            if body is None:
+                return 404, b"Not found", "text/plain"
+            if credential_id not in self._images:
+                self._images[credential_id] = self._draw(body, credential_id, credential_id, preview=False)
+            return 200, self._images[credential_id], SVG_TYPE
+
+    def _preview_image_file(self, template_id: str, preview_id: str) -> tuple[int, bytes, str]:
+        """A template preview, drawn once from the preview request, placeholders and all."""
+        with self._lock:
+            body = self._previews.get(preview_id)
+            if body is None:
+                return 404, b"Not found", "text/plain"
+            if preview_id not in self._images:
+                self._images[preview_id] = self._draw(body, "", preview_id, preview=True)
+            return 200, self._images[preview_id], SVG_TYPE
+
+    def _view_page(self, credential_id: str) -> tuple[int, bytes, str]:
+        with self._lock:
+            known = credential_id in self._requests
+        if not known:
+            return 404, b"Not found", "text/plain"
+        html = (
+            "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Credential</title></head>"
+            f"<body><h1>Fake POK credential</h1><p>{escape(credential_id)}</p>"
+            f"<img src='/images/credential/{escape(credential_id)}.svg' alt='Credential'></body></html>"
+        )
+        return 200, html.encode(), "text/html; charset=utf-8"
+
+    def _draw(self, body: dict, reference: str, owned: str, *, preview: bool) -> bytes:
+        """With the lock held; ``owned``: the credential or preview, whose account has the template."""
+        customization = body.get("customization") if isinstance(body.get("customization"), dict) else {}
+        template_id = str((customization.get("template") or {}).get("id") or "")
+        template = self._accounts[self._owners[owned]].templates.get(template_id) or {}
+        labels = {parameter["id"]: parameter["label"] for parameter in template.get("customParameters", [])}
+        text = images.text_from_body(body, template.get("name") or template_id, labels, reference)
+        look = self._looks.get(template_id) or images.look_for(template_id)
+        return images.certificate_svg(text, look, preview=preview)
 
 
 _NO_BODY = object()
@@ -516,24 +721,6 @@ def _is_iso_timestamp(value) -> bool:
     return True
 
 
-ROUTES = (
-    ("GET", re.compile(r"^organization/me$"), "GET organization"),
-    ("GET", re.compile(r"^template$"), "GET templates"),
-    ("POST", re.compile(r"^template/preview$"), "POST template preview"),
-    ("GET", re.compile(r"^template/[^/]+$"), "GET template"),
-    ("GET", re.compile(r"^page$"), "GET pages"),
-    ("POST", re.compile(r"^credential$"), "POST credential"),
-    ("GET", re.compile(r"^credential/[^/]+$"), "GET credential"),
-    ("GET", re.compile(r"^credential/[^/]+/decrypted-image$"), "GET credential image"),
-)
-
-
-def _endpoint_of(method: str, path: str) -> str | None:
-    """The counter key of a request; a trailing slash is accepted, as POK accepts it."""
-    path = path.strip("/")
-    return next((name for verb, pattern, name in ROUTES if verb == method and pattern.match(path)), None)
-
-
 class _Handler(BaseHTTPRequestHandler):
     fake: FakePokServer
     protocol_version = "HTTP/1.1"
@@ -554,56 +741,54 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str):
         split = urlsplit(self.path)
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)) if method == "POST" else b""
-        if method == "GET" and split.path.startswith(("/images/", "/view/")):
-            self._public_page(split.path)
+        matched = _match(method, split.path)
+        if split.path.lstrip("/").startswith(PUBLIC_PREFIXES):
+            self._public_page(matched)
             return
         with self.fake._lock:
             self.fake._received.append((method, self.path, dict(self.headers.items())))
-        endpoint = _endpoint_of(method, split.path)
-        if endpoint is None:
+        if matched is None or not matched[0].endpoint:
             self._send_json(404, _error(f"Cannot {method} {split.path}"))
             return
+        route, params = matched
         body = _parse_json(raw) if method == "POST" else _NO_BODY
-        fault = self.fake._admit(endpoint, body)
+        fault = self.fake._admit(route.endpoint, body)
         if self.fake.latency:
             self.fake._stopping.wait(self.fake.latency)
-        status, answer, headers = self._answer(method, endpoint, split, body, fault)
+        account = self.fake._account_for(self.headers.get("Authorization"))
+        if account is not None:
+            with self.fake._lock:
+                self.fake.calls_by_key[(account.api_key, route.endpoint)] += 1
+        request = ApiRequest(params, parse_qs(split.query), body, account)
+        status, answer, headers = self._answer(route, request, fault)
         if status is None:
             self.close_connection = True
             return
         self._send_json(status, answer, headers)
 
-    def _answer(self, method: str, endpoint: str, split, body, fault) -> tuple[int | None, dict, dict]:
+    def _answer(self, route: Route, request: ApiRequest, fault) -> tuple[int | None, dict, dict]:
         if fault and fault[0] == "drop":
             return None, {}, {}
         if fault:
             _, status, headers, message = fault
             return status, _error(message), headers
-        if self.headers.get("Authorization") != f"ApiKey {self.fake.api_key}":
+        if request.account is None:
             return 401, _error("Invalid or missing API key."), {}
-        if method == "POST" and self.headers.get_content_type() != "application/json":
+        if route.method == "POST" and self.headers.get_content_type() != "application/json":
             return 400, _error("Content-Type must be application/json."), {}
-        if method == "POST" and not isinstance(body, dict):
+        if route.method == "POST" and not isinstance(request.body, dict):
             return 400, _error("The body must be a JSON object."), {}
-        parts = [part for part in split.path.split("/") if part]
-        status, answer = self.fake._respond(endpoint, parts, parse_qs(split.query), body)
+        status, answer = getattr(self.fake, route.handler)(request)
         return (self.fake.success_status if status == 200 else status), answer, {}
 
-    def _public_page(self, path: str):
-        """The public pages POK hosts itself: credential images, previews and view pages."""
-        parts = path.strip("/").split("/")
-        if parts[0] == "images" and len(parts) >= 3 and path.endswith(".png"):
-            self._send(200, self.fake._image, "image/png")
-        elif parts[0] == "view" and len(parts) == 2:
-            credential_id = _html_id(parts[1])
-            html = (
-                "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Credential</title></head>"
-                f"<body><h1>Fake POK credential</h1><p>{credential_id}</p>"
-                f"<img src='/images/credential/{credential_id}.png' alt='Credential'></body></html>"
-            )
-            self._send(200, html.encode(), "text/html; charset=utf-8")
-        else:
+    def _public_page(self, matched: tuple[Route, dict] | None):
+        """The pages POK hosts itself (images, previews, view pages): no key, no counters, no faults."""
+        if matched is None or matched[0].endpoint:
             self._send(404, b"Not found", "text/plain")
+            return
+        route, params = matched
+        status, data, content_type = getattr(self.fake, route.handler)(**params)
+        self._send(status, data, content_type)
 
     def _send_json(self, status: int, payload: dict, headers=None):
         self._send(status, json.dumps(payload).encode(), "application/json", headers)

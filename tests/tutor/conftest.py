@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 TUTOR_EXECUTABLE = Path(sys.executable).with_name("tutor")
+# This repository's Tutor plugin, and the existing POK plugin's, which it replaces.
+PLUGIN = "pok-credentials"
+LEGACY_PLUGIN = "pok"
 
 # Records its arguments; `docker compose ls` answers that no project is running.
 FAKE_DOCKER = """#!{python}
@@ -54,9 +57,9 @@ class TutorProject:
         assert result.returncode == 0, f"tutor {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
-    def configure(self, **values: str) -> None:
-        """`tutor plugins enable pok`, then `tutor config save --set NAME=value ...`."""
-        self.run("plugins", "enable", "pok")
+    def configure(self, *extra_plugins: str, **values: str) -> None:
+        """`tutor plugins enable pok-credentials [others]`, then `tutor config save --set NAME=value ...`."""
+        self.run("plugins", "enable", PLUGIN, *extra_plugins)
         sets = [argument for name, value in values.items() for argument in ("--set", f"{name}={value}")]
         self.run("config", "save", *sets)
 
@@ -64,9 +67,9 @@ class TutorProject:
         return self.root.joinpath("env", *path).read_text(encoding="utf-8")
 
     def init_scripts(self) -> list[str]:
-        """Run `tutor local do init --limit=pok` and return the scripts handed to the job containers."""
+        """Run `tutor local do init --limit=pok-credentials`; the scripts handed to the job containers."""
         self.docker_log.unlink(missing_ok=True)
-        self.run("local", "do", "init", "--limit=pok")
+        self.run("local", "do", "init", f"--limit={PLUGIN}")
         calls = [json.loads(line) for line in self.docker_log.read_text(encoding="utf-8").splitlines()]
         return [call[-1] for call in calls if call[-4:-1] == ["sh", "-e", "-c"]]
 

@@ -12,8 +12,8 @@ pytest.importorskip("tutor.hooks", reason="the Tutor lane needs the tutor packag
 
 from openedx_pok.settings.common import CREATION_FILTER, CREATION_STEP
 
-FRAGMENT_START = "# openedx-pok: values from the Tutor configuration"
-FRAGMENT_END = "# end of openedx-pok settings\n"
+FRAGMENT_START = "# openedx-pok-credentials: values from the Tutor configuration"
+FRAGMENT_END = "# end of openedx-pok-credentials settings\n"
 
 # Stands for lms/envs/common.py and production.py up to their `add_plugins` calls: a value the
 # operator set in the YAML configuration, a schedule entry of the platform, a filter step of another plugin.
@@ -97,6 +97,12 @@ def test_the_schedule_and_the_filter_pipeline_are_extended_not_replaced(tutor_pr
             "schedule": 60.0,
             "options": {},
         },
+        # Added by plugin_settings; the Tutor patch keeps it.
+        "openedx-pok-reconcile-certificates": {
+            "task": "openedx_pok.tasks.reconcile_certificates",
+            "schedule": 3600,
+            "options": {},
+        },
     }
     assert settings.OPEN_EDX_FILTERS_CONFIG[CREATION_FILTER]["pipeline"] == [
         "other_plugin.steps.Step",
@@ -128,3 +134,28 @@ def test_a_key_with_quotes_and_backslashes_arrives_intact(tutor_project, load_lm
     settings = load_lms_settings("lms_settings_awkward_key")
 
     assert awkward_key == settings.POK_API_KEY
+
+
+def test_pok_accounts_come_from_the_tutor_configuration(tutor_project, load_lms_settings):
+    tutor_project.configure(
+        POK_API_KEY="k",
+        POK_ACCOUNTS='{"school-b": {"API_KEY": "0123", "TEMPLATE_ID": "diploma"}}',
+        POK_ORGANIZATION_ACCOUNTS='{"SchoolB": "school-b"}',
+    )
+
+    settings = load_lms_settings("lms_settings_accounts")
+
+    assert settings.POK_ACCOUNTS == {"school-b": {"API_KEY": "0123", "TEMPLATE_ID": "diploma"}}
+    assert settings.POK_ORGANIZATION_ACCOUNTS == {"SchoolB": "school-b"}
+    assert "POK_ACCOUNTS = " in tutor_project.rendered("apps", "openedx", "settings", "cms", "production.py")
+
+
+def test_no_accounts_configured_writes_none(tutor_project, load_lms_settings):
+    tutor_project.configure(POK_API_KEY="k")
+
+    settings = load_lms_settings("lms_settings_no_accounts")
+
+    assert settings.POK_ACCOUNTS == {}  # the plugin's own default, not a value from Tutor
+    assert "POK_ACCOUNTS = " not in tutor_project.rendered(
+        "apps", "openedx", "settings", "lms", "production.py"
+    )

@@ -14,7 +14,7 @@ from opaque_keys.edx.keys import CourseKey
 from openedx_pok import platform_adapter
 from openedx_pok.models import PokCertificate
 from openedx_pok.monitoring import counts_by_state, format_counts
-from openedx_pok.services import creation
+from openedx_pok.services import creation, lifecycle
 from openedx_pok.services.policy import BACKFILL_GENERATION_MODE
 
 
@@ -92,14 +92,16 @@ class Command(BaseCommand):
             if dry_run:
                 self.totals["queued"] += 1
                 continue
-            credential = creation.record_certificate_request(
-                user=user,
-                course_key=course_key,
-                mode=certificate.mode,
-                status=certificate.status,
-                course_grade=certificate.grade,  # the stored 0..1 string; the snapshot reads it as a percent
-                generation_mode=BACKFILL_GENERATION_MODE,
-            )
+            credential = None
+            with lifecycle.isolated("backfill", counts=self.totals):
+                credential = creation.record_certificate_request(
+                    user=user,
+                    course_key=course_key,
+                    mode=certificate.mode,
+                    status=certificate.status,
+                    course_grade=certificate.grade,  # the stored 0..1 string, read as a percent
+                    generation_mode=BACKFILL_GENERATION_MODE,
+                )
             if credential is None:
                 self.stderr.write(f"error: the credential of user {certificate.user_id} was not recorded")
                 self.totals["errors"] += 1

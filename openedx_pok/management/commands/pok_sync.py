@@ -4,9 +4,12 @@
 Credentials drive themselves (each schedules its own next attempt or status check), so this only
 catches what fell through: the sweep re-queues work whose task was lost, settles requests that
 never got an answer, and gives failed ones another round; the status sync asks POK about
-credentials whose own check is long overdue. The same work as the two periodic tasks, one batch
-each. Run it from cron if you like, or after an incident to move things along at once.
+credentials whose check is due (by hand, not only those whose task looks lost). The same work as
+the two periodic tasks, one batch each. Run it from cron if you like, or after an incident to move
+things along at once.
 """
+
+from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -27,7 +30,8 @@ class Command(BaseCommand):
             return
         swept = sweep.sweep()
         self.stdout.write(f"Sweep: {describe(swept)}")
-        sync = sweep.sync_statuses()
+        # By hand, every check that is due runs now, not only those whose task looks lost.
+        sync = sweep.sync_statuses(check_overdue_after=timedelta(0))
         self.stdout.write(f"Status sync: {describe(sync)}")
         if sync.get("polled", 0) >= sweep.BATCH_SIZE:
             self.stdout.write("More credentials are due for a status poll: run pok_sync again.")
@@ -39,14 +43,14 @@ class Command(BaseCommand):
 
     def show_due(self) -> None:
         """What a run would pick up now, by the sweep's and the sync's own selections (read-only)."""
-        due = sweep.due_work()
+        due = sweep.due_work(check_overdue_after=timedelta(0))
         for label, queryset in (
             ("retries due", due.retries),
             ("pending with a lost task", due.lost_pending),
             ("requests with no answer (to become outcome unknown)", due.unanswered_requests),
             ("failed, due for another round", due.failed_rounds),
             ("unknown outcomes to re-send (POK_UNKNOWN_OUTCOME_RETRY_AFTER)", due.unknown_outcomes_to_resend),
-            ("status checks overdue (their task was lost)", due.status_checks),
+            ("status checks due", due.status_checks),
         ):
             self.stdout.write(f"  {label}: {queryset.count()}")
         self.stdout.write("Dry run: nothing was changed or queued.")

@@ -10,11 +10,17 @@ class WaffleFlagCourseOverrideModel(models.Model):
     waffle_flag = models.CharField(max_length=255, db_index=True)
     course_id = CourseKeyField(max_length=255, db_index=True)
     override_choice = models.CharField(choices=OVERRIDE_CHOICES, default="on", max_length=3)
+    note = models.TextField(blank=True, help_text="e.g. why this exists and when/if it can be dropped")
     enabled = models.BooleanField(default=True)
     change_date = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         app_label = "waffle_utils"
+        verbose_name = "Waffle flag course override"
+        verbose_name_plural = "Waffle flag course overrides"
+
+    def __str__(self):
+        return f"Course {self.course_id}: Waffle Override {'Enabled' if self.enabled else 'Not Enabled'}"
 
     @classmethod
     def override_value(cls, waffle_flag, course_id):
@@ -26,11 +32,17 @@ class WaffleFlagOrgOverrideModel(models.Model):
     waffle_flag = models.CharField(max_length=255, db_index=True)
     org = models.CharField(max_length=255, db_index=True)
     override_choice = models.CharField(choices=OVERRIDE_CHOICES, default="on", max_length=3)
+    note = models.TextField(blank=True, help_text="e.g. why this exists and when/if it can be dropped")
     enabled = models.BooleanField(default=True)
     change_date = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         app_label = "waffle_utils"
+        verbose_name = "Waffle flag org override"
+        verbose_name_plural = "Waffle flag org overrides"
+
+    def __str__(self):
+        return f"Org {self.org}: Waffle Override {'Enabled' if self.enabled else 'Not Enabled'}"
 
     @classmethod
     def override_value(cls, waffle_flag, org):

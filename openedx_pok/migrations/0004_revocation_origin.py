@@ -8,6 +8,8 @@ NOTE_ORIGINS = {
     "revoked in POK": "pok",
     "learner retired": "retirement",
 }
+# A row adopted from the existing POK plugin (0003) was revoked in POK: that plugin knew no other way.
+ADOPTED_NOTE = "adopted from the existing POK plugin"
 
 
 def origin_from_history(credential):
@@ -20,6 +22,8 @@ def origin_from_history(credential):
     note = (last.get("note") or "").strip()
     if note in NOTE_ORIGINS:
         return NOTE_ORIGINS[note]
+    if note.startswith(ADOPTED_NOTE):
+        return "pok"
     if not note and not credential.receiver_email:
         return "retirement"
     return "operator"
@@ -35,7 +39,7 @@ def record_revocation_origins(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('openedx_pok', '0001_initial'),
+        ('openedx_pok', '0003_adopt_existing_plugin_rows'),
     ]
 
     operations = [

@@ -8,10 +8,10 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
-    initial = True
+    """This plugin's tables, once 0001 has set aside the existing POK plugin's tables of the same names."""
 
     dependencies = [
+        ("openedx_pok", "0001_set_aside_existing_plugin_tables"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

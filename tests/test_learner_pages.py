@@ -16,10 +16,10 @@ from django.utils import timezone
 from openedx_filters.learning.filters import CertificateRenderStarted
 
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import rendering
+from openedx_pok.services import learner_pages, lifecycle, pages
 
 STANDARD_PAGE = "Standard Open edX certificate"
-INVALID_PAGE = "Invalid certificate (platform template stand-in)"
+NO_LONGER_VALID = "This certificate is no longer valid"
 IN_FLIGHT = ["pending", "requesting", "retrying", "processing", "outcome_unknown"]
 
 
@@ -98,7 +98,9 @@ def test_emitted_credential_redirects_to_pok_when_configured(
 def test_credential_in_flight_shows_the_being_issued_page(
     client, fake_pok, certified, make_credential, state
 ):
-    credential = make_credential(certified.user, certified.course_id, state=state, last_error="POK said 503")
+    credential = make_credential(
+        certified.user, certified.course_id, state=state, last_error="PokUnavailable: POK said 503"
+    )
 
     response = certificate_page(client, certified)
 
@@ -108,8 +110,26 @@ def test_credential_in_flight_shows_the_being_issued_page(
     assert f'data-status-url="/pok/credentials/{credential.public_id}/status"' in page
     assert '<meta http-equiv="refresh" content="30">' in page
     assert "no-store" in response["Cache-Control"]
-    assert "503" not in page
+    assert "PokUnavailable" not in page
+    assert "POK said" not in page
     assert total_calls(fake_pok) == 0
+
+
+def test_each_public_state_of_the_lifecycle_has_its_page():
+    assert set(learner_pages.PAGES) == set(lifecycle.PUBLIC_STATES.values())
+
+
+def test_a_state_this_version_does_not_know_shows_what_its_status_says(
+    client, fake_pok, certified, make_credential
+):
+    """One mapping: the page and the status endpoint both read an unknown state as still being issued."""
+    credential = make_credential(certified.user, certified.course_id, state="processing")
+    PokCertificate.objects.filter(pk=credential.pk).update(state="a_state_from_a_newer_version")
+
+    page = certificate_page(client, certified).content.decode()
+
+    assert "This certificate is being issued" in page
+    assert client.get(f"/pok/credentials/{credential.public_id}/status").json() == {"state": "issuing"}
 
 
 def test_the_learner_reads_that_their_own_certificate_is_being_issued(
@@ -201,16 +221,86 @@ def test_failed_page_falls_back_to_the_platforms_support_link(
     assert 'href="https://help.example.com/"' in page
 
 
-def test_revoked_credential_shows_the_platforms_invalid_certificate_page(
-    client, fake_pok, certified, make_credential
+def test_delayed_page_refreshes_itself_from_the_status_endpoint(client, fake_pok, certified, make_credential):
+    credential = make_credential(certified.user, certified.course_id, state="failed", next_attempt_at=None)
+
+    page = certificate_page(client, certified).content.decode()
+
+    assert f'data-status-url="/pok/credentials/{credential.public_id}/status"' in page
+    assert 'data-shown-state="delayed"' in page
+    assert '<meta http-equiv="refresh" content="120">' in page
+    assert client.get(f"/pok/credentials/{credential.public_id}/status").json() == {"state": "delayed"}
+
+
+@pytest.mark.parametrize("state", ["pending", "processing", "failed", "revoked"])
+def test_pages_of_credentials_not_issued_never_say_a_credential_was_issued(
+    client, fake_pok, certified, make_credential, state
 ):
-    make_credential(certified.user, certified.course_id, state="revoked")
+    make_credential(certified.user, certified.course_id, state=state)
+
+    page = certificate_page(client, certified).content.decode()
+
+    assert "as a POK digital credential" not in page
+    assert "Certificate issued by" not in page
+
+
+def test_emitted_page_says_who_issued_it(client, fake_pok, certified, make_credential):
+    make_credential(certified.user, certified.course_id)
+
+    page = certificate_page(client, certified).content.decode()
+
+    assert "Certificate issued by Test Academy as a POK digital credential." in page
+
+
+def test_credential_revoked_here_shows_a_calm_no_longer_valid_page(
+    client, fake_pok, certified, make_credential, settings
+):
+    """Revoked in the admin or in POK while the platform's certificate is still downloadable."""
+    settings.POK_SUPPORT_URL = "https://support.example.com/"
+    make_credential(certified.user, certified.course_id, state="revoked", last_error="plagiarism")
 
     response = certificate_page(client, certified)
 
     assert response.status_code == 200
-    assert INVALID_PAGE in response.content.decode()
+    assert "no-store" in response["Cache-Control"]
+    page = response.content.decode()
+    assert NO_LONGER_VALID in page
+    assert "<bdi>Introduction to Python</bdi>" in page
+    assert "<bdi>Example University</bdi>" in page
+    assert "Ana García" not in page  # a revocation is not announced under the learner's name
+    assert "plagiarism" not in page
+    assert "View and verify on POK" not in page
+    assert '<meta name="robots" content="noindex">' in page
+    assert 'href="https://support.example.com/"' in page
     assert total_calls(fake_pok) == 0
+
+
+def test_the_learner_reads_that_their_own_certificate_is_no_longer_valid(
+    client, fake_pok, certified, make_credential
+):
+    make_credential(certified.user, certified.course_id, state="revoked")
+    client.force_login(certified.user)
+
+    page = certificate_page(client, certified).content.decode()
+
+    assert "Your certificate is no longer valid" in page
+    assert "If you think this is a mistake" in page
+
+
+def test_a_certificate_revoked_in_open_edx_is_a_404_before_the_render_step_runs(
+    client, fake_pok, certified, make_credential
+):
+    """The platform's web view serves only downloadable certificates: the plugin never sees this one."""
+    make_credential(certified.user, certified.course_id, state="revoked")
+    certified.status = "unavailable"
+    certified.save()
+
+    response = certificate_page(client, certified)
+
+    assert response.status_code == 404
+    page = response.content.decode()
+    assert "Page not found" in page  # LMS's own 404 page, in the platform's theme
+    assert NO_LONGER_VALID not in page
 
 
 def test_no_credential_lets_the_standard_certificate_render(client, fake_pok, certified):
@@ -294,7 +384,7 @@ def test_an_unexpected_error_lets_the_standard_page_render_and_is_logged(
     def broken_template(*args, **kwargs):
         raise RuntimeError("template engine exploded")
 
-    monkeypatch.setattr(rendering, "render_to_string", broken_template)
+    monkeypatch.setattr(pages, "render_to_string", broken_template)
     with caplog.at_level(logging.ERROR):
         response = certificate_page(client, certified)
 

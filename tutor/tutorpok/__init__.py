@@ -1,1 +1,0 @@
-"""Tutor plugin for openedx-pok; Tutor loads `tutorpok.plugin` when `tutor plugins enable pok` is run."""
