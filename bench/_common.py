@@ -4,6 +4,7 @@ the path and selects the test host's settings, as ``make test`` does; each scrip
 settings and calls ``django.setup()`` itself.
 """
 
+import atexit
 import heapq
 import itertools
 import multiprocessing
@@ -238,33 +239,81 @@ def start_workers(broker: InProcessBroker, count: int, errors: list) -> list[thr
 # -- a database the worker threads share ------------------------------------------------------------
 
 
-def set_up_shared_database(host_settings, database_path: str, *, script: str) -> None:
-    """
-    Point the test host at a SQLite file several threads write to, set Django up and migrate.
+DATABASE_CHOICES = ("sqlite", "mysql")
 
-    IMMEDIATE transactions take SQLite's write lock up front: concurrent workers queue for it
-    instead of failing with "database is locked" when a read transaction starts writing.
+
+def add_database_option(parser) -> None:
+    parser.add_argument(
+        "--database",
+        choices=DATABASE_CHOICES,
+        default="sqlite",
+        help="a SQLite file (default), or MariaDB on 127.0.0.1:3306 as a Tutor platform has it "
+        "(needs mysqlclient: the environment `make test DB=mysql` builds)",
+    )
+
+
+def set_up_shared_database(host_settings, database_path: str, *, script: str, engine: str = "sqlite") -> None:
+    """
+    Point the test host at a database several threads write to, set Django up and migrate.
+
+    On SQLite, IMMEDIATE transactions take the write lock up front: concurrent workers queue for it
+    instead of failing with "database is locked" when a read transaction starts writing. SQLite has
+    one write lock for the whole file, and a writer that finds it taken sleeps (up to 100 ms) before
+    trying again, so with several workers the figures include that wait: MariaDB locks rows, as a
+    production platform's database does.
     """
     import django
 
     if django.VERSION < (5, 1):
         sys.exit(f"{script} needs Django 5.1 or later: run it with .venv-django5.2/bin/python")
-    host_settings.DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": database_path,
-            "OPTIONS": {"timeout": 60, "transaction_mode": "IMMEDIATE"},
+    if engine == "mysql":
+        host_settings.DATABASES = {"default": _scratch_mariadb_database()}
+    else:
+        host_settings.DATABASES = {
+            "default": {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": database_path,
+                "OPTIONS": {"timeout": 60, "transaction_mode": "IMMEDIATE"},
+            }
         }
-    }
     django.setup()
     from django.core.management import call_command
     from django.db import connection
     from django.db.backends.signals import connection_created
 
-    connection_created.connect(skip_disk_flushes)
+    if engine == "sqlite":
+        connection_created.connect(skip_disk_flushes)
     call_command("migrate", verbosity=0)
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
+    if engine == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
+
+
+def _scratch_mariadb_database() -> dict:
+    """A database of its own on the local MariaDB, dropped when the benchmark ends."""
+    import MySQLdb
+
+    name = f"pok_bench_{os.getpid()}"
+    server = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+
+    def run(statement: str) -> None:
+        connection = MySQLdb.connect(**server)
+        try:
+            connection.cursor().execute(statement)
+        finally:
+            connection.close()
+
+    run(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    atexit.register(run, f"DROP DATABASE IF EXISTS `{name}`")
+    return {
+        "ENGINE": "django.db.backends.mysql",
+        "NAME": name,
+        "USER": server["user"],
+        "PASSWORD": server["password"],
+        "HOST": server["host"],
+        "PORT": str(server["port"]),
+        "OPTIONS": {"charset": "utf8mb4"},
+    }
 
 
 def skip_disk_flushes(sender, connection, **kwargs):

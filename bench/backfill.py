@@ -10,9 +10,10 @@ shorter than POK's Retry-After). Prints the rate of accepted POSTs as a fraction
 duplicates, the final states, and the memory the process holds (tracemalloc) as the run progresses.
 
     .venv-django5.2/bin/python bench/backfill.py [--learners 2000] [--rate 50] [--latency 0.1]
-        [--workers 8] [--retry-base-delay SECONDS] [--skip-memory-run]
+        [--workers 8] [--retry-base-delay SECONDS] [--skip-memory-run] [--database mysql]
 
-Needs Django 5.1 or later (SQLite's IMMEDIATE transactions let the worker threads share the file).
+Needs Django 5.1 or later (SQLite's IMMEDIATE transactions let the worker threads share the file;
+`--database mysql` runs on MariaDB instead, as a Tutor platform does).
 """
 
 import argparse
@@ -28,6 +29,7 @@ from _common import (  # importing _common also sets the path and settings
     TEMPLATE_ID,
     InProcessBroker,
     RemoteFakePok,
+    add_database_option,
     create_certified_learners,
     create_course,
     set_up_shared_database,
@@ -41,7 +43,7 @@ PROGRESS_EVERY = 5.0
 
 
 def configure_django(database_path: str, options, pok_url: str) -> None:
-    """The test host's settings, on a SQLite file shared by the worker threads."""
+    """The test host's settings, on a database shared by the worker threads."""
     import tests.settings as host_settings
 
     host_settings.POK_ENABLED_FOR_ALL_COURSES = True
@@ -49,7 +51,7 @@ def configure_django(database_path: str, options, pok_url: str) -> None:
     host_settings.POK_TEMPLATE_ID = TEMPLATE_ID
     if options.retry_base_delay is not None:
         host_settings.POK_RETRY_BASE_DELAY = options.retry_base_delay
-    set_up_shared_database(host_settings, database_path, script="bench/backfill.py")
+    set_up_shared_database(host_settings, database_path, script="bench/backfill.py", engine=options.database)
     # The client warns about every 429 and the task about every retry; the figures below say it once.
     logging.getLogger("openedx_pok").setLevel(logging.ERROR)
 
@@ -106,7 +108,7 @@ def backfill(course_key, options, pok: RemoteFakePok, *, trace_memory: bool) -> 
             running, delayed = broker.waiting()
             print(
                 f"  {time.monotonic() - started:5.0f} s: {created} created, {running} tasks due or running, "
-                f"{delayed} waiting for a retry",
+                f"{delayed} waiting for their countdown (retries, status checks)",
                 file=sys.stderr,
             )
             next_report = time.monotonic() + PROGRESS_EVERY
@@ -179,6 +181,7 @@ def main() -> int:
     parser.add_argument(
         "--retry-base-delay", type=float, default=None, help="POK_RETRY_BASE_DELAY (default: the plugin's)"
     )
+    add_database_option(parser)
     options = parser.parse_args()
 
     pok = RemoteFakePok(
@@ -191,7 +194,8 @@ def main() -> int:
 
             print(
                 f"{options.learners} learners per run; POK limited to R = {options.rate:g} requests/s with "
-                f"{options.latency * 1000:.0f} ms latency; {options.workers} worker threads; "
+                f"{options.latency * 1000:.0f} ms latency; {options.workers} worker threads "
+                f"on {options.database}; "
                 f"POK_RETRY_BASE_DELAY {setting('POK_RETRY_BASE_DELAY')} s, "
                 f"POK_MAX_ATTEMPTS {setting('POK_MAX_ATTEMPTS')}"
             )

@@ -3,7 +3,8 @@ Freshness benchmark, with no Celery beat: 100 learners pass at once, POK emits e
 E seconds after creating it, and in-process worker threads run the real tasks through a broker
 that honours every countdown. Each learner keeps the "being issued" page open: it polls the status
 endpoint on the page's own schedule (1 s, growing by half each time) and reloads the certificate
-page once the credential is emitted.
+page once the credential is emitted; two web threads serve those polls, as a platform's web
+workers would.
 
 Prints, per emission delay, the seconds from POK's emission to the certificate page showing the
 credential (median, p95, max; "showing" is when the plugin's row says emitted, which is what the
@@ -11,12 +12,15 @@ page renders from), the same to the learner's page reloading itself, POK calls p
 (POST and status GETs), and POK calls made inside page views.
 
     .venv-django5.2/bin/python bench/freshness.py [--learners 100] [--emit-after 1 10] [--workers 4]
+        [--database mysql]
 
 Targets: p95 at most 3 s after a 1 s emission, at most 1 POST + 5 GETs per credential, no POK call
-in any view. Needs Django 5.1 or later.
+in any view. Needs Django 5.1 or later. On SQLite the workers also wait for the file's single
+write lock; `--database mysql` measures on MariaDB, as a Tutor platform runs.
 """
 
 import argparse
+import heapq
 import logging
 import os
 import statistics
@@ -31,6 +35,7 @@ from _common import (  # importing _common also sets the path and settings
     TEMPLATE_ID,
     InProcessBroker,
     RemoteFakePok,
+    add_database_option,
     create_certified_learners,
     create_course,
     set_up_shared_database,
@@ -45,13 +50,13 @@ GIVE_UP_AFTER = 180.0
 _in_view = threading.local()
 
 
-def configure_django(database_path: str, pok_url: str) -> None:
+def configure_django(database_path: str, pok_url: str, engine: str) -> None:
     import tests.settings as host_settings
 
     host_settings.POK_ENABLED_FOR_ALL_COURSES = True
     host_settings.POK_API_URL, host_settings.POK_API_KEY = pok_url, API_KEY
     host_settings.POK_TEMPLATE_ID = TEMPLATE_ID
-    set_up_shared_database(host_settings, database_path, script="bench/freshness.py")
+    set_up_shared_database(host_settings, database_path, script="bench/freshness.py", engine=engine)
     logging.getLogger("openedx_pok").setLevel(logging.ERROR)
     logging.getLogger("openedx_filters").setLevel(logging.CRITICAL)
 
@@ -72,23 +77,69 @@ def count_calls_inside_views() -> list:
     return calls_in_views
 
 
-def watch_page(certificate, public_id: str, reloaded_at: dict) -> None:
-    """One learner's open "being issued" page: poll its status on the page's schedule, then reload."""
-    from django.test import Client
+class OpenPages:
+    """
+    Every learner's open "being issued" page, served by a few web threads as a platform's web
+    workers serve them (one request at a time each, not a thread per learner): each page polls its
+    status on the page's own schedule and reloads once the credential is emitted.
+    """
 
-    browser = Client()
-    delay, deadline = PAGE_FIRST_POLL, time.monotonic() + GIVE_UP_AFTER
-    while time.monotonic() < deadline:
-        time.sleep(delay)
-        delay = min(delay * PAGE_POLL_GROWTH, PAGE_POLL_MAX)
+    def __init__(self, pages: list[tuple], threads: int):
+        start = time.monotonic()
+        self._due = [(start + PAGE_FIRST_POLL, PAGE_FIRST_POLL, page) for page in pages]
+        heapq.heapify(self._due)
+        self._condition = threading.Condition()
+        self._polling = 0
+        self.reloaded_at: dict[str, float] = {}
+        self._give_up = start + GIVE_UP_AFTER
+        self._threads = [threading.Thread(target=self._serve, daemon=True) for _ in range(threads)]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def join(self) -> None:
+        for thread in self._threads:
+            thread.join(timeout=GIVE_UP_AFTER)
+
+    def _next(self):
+        """The next poll once it is due; None when every page has reloaded (or the run gives up)."""
+        with self._condition:
+            while (self._due or self._polling) and time.monotonic() < self._give_up:
+                wait = self._due[0][0] - time.monotonic() if self._due else None
+                if wait is not None and wait <= 0:
+                    self._polling += 1
+                    return heapq.heappop(self._due)
+                self._condition.wait(wait)
+            return None
+
+    def _serve(self) -> None:
+        from django.db import connection
+        from django.test import Client
+
+        browser = Client()
+        while (entry := self._next()) is not None:
+            _due, delay, (verify_uuid, public_id) = entry
+            reloaded = self._poll(browser, verify_uuid, public_id)
+            if reloaded:
+                self.reloaded_at[public_id] = time.time()
+            delay = min(delay * PAGE_POLL_GROWTH, PAGE_POLL_MAX)
+            with self._condition:
+                self._polling -= 1
+                if not reloaded:
+                    heapq.heappush(self._due, (time.monotonic() + delay, delay, (verify_uuid, public_id)))
+                self._condition.notify_all()
+        connection.close()
+
+    @staticmethod
+    def _poll(browser, verify_uuid, public_id) -> bool:
+        """One poll of the status endpoint; True when the page reloaded and shows the credential."""
         _in_view.active = True
         try:
             state = browser.get(f"/pok/credentials/{public_id}/status").json().get("state")
-            if state == "emitted":
-                page = browser.get(f"/certificates/{certificate.verify_uuid}").content.decode()
-                if "being issued" not in page:
-                    reloaded_at[public_id] = time.time()
-                    return
+            if state != "emitted":
+                return False
+            return "being issued" not in browser.get(f"/certificates/{verify_uuid}").content.decode()
         finally:
             _in_view.active = False
 
@@ -122,15 +173,11 @@ def run_once(course_key, options, emit_after: float) -> dict:
         credentials = {
             row.user_id: str(row.public_id) for row in PokCertificate.objects.filter(course_key=course_key)
         }
-        reloaded_at: dict[str, float] = {}
-        pages = [
-            threading.Thread(
-                target=watch_page, args=(certificate, credentials[user.pk], reloaded_at), daemon=True
-            )
-            for user, certificate in learners
-        ]
-        for page in pages:
-            page.start()
+        pages = OpenPages(
+            [(certificate.verify_uuid, credentials[user.pk]) for user, certificate in learners],
+            threads=options.web_threads,
+        )
+        pages.start()
 
         emitted_at: dict[str, float] = {}  # POK id -> when the row first said emitted (wall clock)
         deadline = time.monotonic() + GIVE_UP_AFTER
@@ -141,8 +188,7 @@ def run_once(course_key, options, emit_after: float) -> dict:
             ).values_list("pok_credential_id", flat=True):
                 emitted_at.setdefault(pok_id, now)
             time.sleep(SAMPLE_EVERY)
-        for page in pages:
-            page.join(timeout=GIVE_UP_AFTER)
+        pages.join()
         time.sleep(3)  # any check still queued would run now: the chains must have stopped
         broker.close()
         for thread in workers:
@@ -157,9 +203,9 @@ def run_once(course_key, options, emit_after: float) -> dict:
         return {
             "shown": [emitted_at[pok_id] - emission[pok_id] for pok_id in emitted_at],
             "reloaded": [
-                reloaded_at[by_pok_id[pok_id]] - emission[pok_id]
+                pages.reloaded_at[by_pok_id[pok_id]] - emission[pok_id]
                 for pok_id in emission
-                if by_pok_id[pok_id] in reloaded_at
+                if by_pok_id[pok_id] in pages.reloaded_at
             ],
             "calls": pok.ask("calls"),
             "checks": pok.ask("checks_per_credential"),
@@ -214,17 +260,20 @@ def main() -> int:
     parser.add_argument("--learners", type=int, default=100)
     parser.add_argument("--emit-after", type=float, nargs="+", default=[1.0, 10.0])
     parser.add_argument("--workers", type=int, default=4, help="worker threads running the tasks")
+    parser.add_argument("--web-threads", type=int, default=2, help="threads serving the learners' page views")
+    add_database_option(parser)
     options = parser.parse_args()
 
     sound = True
     with tempfile.TemporaryDirectory() as directory:
-        configure_django(
-            os.path.join(directory, "bench.sqlite3"), "http://127.0.0.1:9/"
-        )  # each run's POK below
+        configure_django(  # each run's POK below
+            os.path.join(directory, "bench.sqlite3"), "http://127.0.0.1:9/", options.database
+        )
         from openedx_pok.conf import setting
 
         print(
-            f"{options.learners} learners pass at once; {options.workers} worker threads; no Celery beat; "
+            f"{options.learners} learners pass at once; {options.workers} worker threads and "
+            f"{options.web_threads} web threads on {options.database}; no Celery beat; "
             f"first status check after {setting('POK_STATUS_POLL_INITIAL_DELAY')} s"
         )
         for run, emit_after in enumerate(options.emit_after):
