@@ -257,10 +257,9 @@ def set_up_shared_database(host_settings, database_path: str, *, script: str, en
     Point the test host at a database several threads write to, set Django up and migrate.
 
     On SQLite, IMMEDIATE transactions take the write lock up front: concurrent workers queue for it
-    instead of failing with "database is locked" when a read transaction starts writing. SQLite has
-    one write lock for the whole file, and a writer that finds it taken sleeps (up to 100 ms) before
-    trying again, so with several workers the figures include that wait: MariaDB locks rows, as a
-    production platform's database does.
+    instead of failing with "database is locked" when a read transaction starts writing, and take
+    their turn as soon as it comes (``queue_writers_in_turn``). MariaDB locks rows instead of the
+    whole database, as a production platform's database does.
     """
     import django
 
@@ -283,6 +282,7 @@ def set_up_shared_database(host_settings, database_path: str, *, script: str, en
 
     if engine == "sqlite":
         connection_created.connect(skip_disk_flushes)
+        connection_created.connect(queue_writers_in_turn)
     call_command("migrate", verbosity=0)
     if engine == "sqlite":
         with connection.cursor() as cursor:
@@ -325,3 +325,47 @@ def skip_disk_flushes(sender, connection, **kwargs):
     if connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA synchronous=NORMAL")
+
+
+# One writer at a time, as SQLite allows, but handed over at once: SQLite's own busy handler makes
+# a writer that finds the lock taken sleep (up to 100 ms a try), which with a few workers would
+# measure SQLite's back-off instead of the plugin.
+_SQLITE_WRITE_TURN = threading.RLock()
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+def queue_writers_in_turn(sender, connection, **kwargs):
+    if connection.vendor != "sqlite" or getattr(connection, "_writers_in_turn", False):
+        return
+    connection._writers_in_turn = True
+    begin, commit, rollback = (
+        connection._start_transaction_under_autocommit,
+        connection._commit,
+        connection._rollback,
+    )
+
+    def start_transaction():
+        _SQLITE_WRITE_TURN.acquire()
+        connection._holds_write_turn = True
+        begin()
+
+    def ended(end):
+        def end_transaction():
+            try:
+                return end()
+            finally:
+                if getattr(connection, "_holds_write_turn", False):
+                    connection._holds_write_turn = False
+                    _SQLITE_WRITE_TURN.release()
+
+        return end_transaction
+
+    def write_in_turn(execute, sql, params, many, context):
+        if connection.in_atomic_block or not sql.lstrip().upper().startswith(_WRITES):
+            return execute(sql, params, many, context)
+        with _SQLITE_WRITE_TURN:
+            return execute(sql, params, many, context)
+
+    connection._start_transaction_under_autocommit = start_transaction
+    connection._commit, connection._rollback = ended(commit), ended(rollback)
+    connection.execute_wrappers.append(write_in_turn)

@@ -15,8 +15,8 @@ page renders from), the same to the learner's page reloading itself, POK calls p
         [--database mysql]
 
 Targets: p95 at most 3 s after a 1 s emission, at most 1 POST + 5 GETs per credential, no POK call
-in any view. Needs Django 5.1 or later. On SQLite the workers also wait for the file's single
-write lock; `--database mysql` measures on MariaDB, as a Tutor platform runs.
+in any view. Needs Django 5.1 or later. `--database mysql` measures on MariaDB, as a Tutor
+platform runs.
 """
 
 import argparse
