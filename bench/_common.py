@@ -247,8 +247,8 @@ def add_database_option(parser) -> None:
         "--database",
         choices=DATABASE_CHOICES,
         default="sqlite",
-        help="a SQLite file (default), or MariaDB on 127.0.0.1:3306 as a Tutor platform has it "
-        "(needs mysqlclient: the environment `make test DB=mysql` builds)",
+        help="a SQLite file (default), or MariaDB on 127.0.0.1:3306 (or DB_HOST, DB_PORT...) as a Tutor "
+        "platform has it (needs mysqlclient: the environment `make test DB=mysql` builds)",
     )
 
 
@@ -266,7 +266,7 @@ def set_up_shared_database(host_settings, database_path: str, *, script: str, en
     if django.VERSION < (5, 1):
         sys.exit(f"{script} needs Django 5.1 or later: run it with .venv-django5.2/bin/python")
     if engine == "mysql":
-        host_settings.DATABASES = {"default": _scratch_mariadb_database()}
+        host_settings.DATABASES = {"default": _scratch_mariadb_database(host_settings)}
     else:
         host_settings.DATABASES = {
             "default": {
@@ -289,31 +289,27 @@ def set_up_shared_database(host_settings, database_path: str, *, script: str, en
             cursor.execute("PRAGMA journal_mode=WAL")  # readers do not wait for the writer
 
 
-def _scratch_mariadb_database() -> dict:
-    """A database of its own on the local MariaDB, dropped when the benchmark ends."""
+def _scratch_mariadb_database(host_settings) -> dict:
+    """A database of its own on the MySQL lane's server, dropped when the benchmark ends."""
     import MySQLdb
 
-    name = f"pok_bench_{os.getpid()}"
-    server = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+    database = host_settings.mariadb_database(f"pok_bench_{os.getpid()}")
 
     def run(statement: str) -> None:
-        connection = MySQLdb.connect(**server)
+        server = MySQLdb.connect(
+            host=database["HOST"],
+            port=int(database["PORT"]),
+            user=database["USER"],
+            password=database["PASSWORD"],
+        )
         try:
-            connection.cursor().execute(statement)
+            server.cursor().execute(statement)
         finally:
-            connection.close()
+            server.close()
 
-    run(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-    atexit.register(run, f"DROP DATABASE IF EXISTS `{name}`")
-    return {
-        "ENGINE": "django.db.backends.mysql",
-        "NAME": name,
-        "USER": server["user"],
-        "PASSWORD": server["password"],
-        "HOST": server["host"],
-        "PORT": str(server["port"]),
-        "OPTIONS": {"charset": "utf8mb4"},
-    }
+    run(f"CREATE DATABASE `{database['NAME']}` CHARACTER SET utf8mb4")
+    atexit.register(run, f"DROP DATABASE IF EXISTS `{database['NAME']}`")
+    return database
 
 
 def skip_disk_flushes(sender, connection, **kwargs):
@@ -346,8 +342,12 @@ def queue_writers_in_turn(sender, connection, **kwargs):
 
     def start_transaction():
         _SQLITE_WRITE_TURN.acquire()
+        try:
+            begin()
+        except BaseException:
+            _SQLITE_WRITE_TURN.release()
+            raise
         connection._holds_write_turn = True
-        begin()
 
     def ended(end):
         def end_transaction():

@@ -89,7 +89,7 @@ class OpenPages:
         self._due = [(start + PAGE_FIRST_POLL, PAGE_FIRST_POLL, page) for page in pages]
         heapq.heapify(self._due)
         self._condition = threading.Condition()
-        self._polling = 0
+        self._open = len(pages)
         self.reloaded_at: dict[str, float] = {}
         self._give_up = start + GIVE_UP_AFTER
         self._threads = [threading.Thread(target=self._serve, daemon=True) for _ in range(threads)]
@@ -105,10 +105,9 @@ class OpenPages:
     def _next(self):
         """The next poll once it is due; None when every page has reloaded (or the run gives up)."""
         with self._condition:
-            while (self._due or self._polling) and time.monotonic() < self._give_up:
+            while len(self.reloaded_at) < self._open and time.monotonic() < self._give_up:
                 wait = self._due[0][0] - time.monotonic() if self._due else None
                 if wait is not None and wait <= 0:
-                    self._polling += 1
                     return heapq.heappop(self._due)
                 self._condition.wait(wait)
             return None
@@ -121,12 +120,11 @@ class OpenPages:
         while (entry := self._next()) is not None:
             _due, delay, (verify_uuid, public_id) = entry
             reloaded = self._poll(browser, verify_uuid, public_id)
-            if reloaded:
-                self.reloaded_at[public_id] = time.time()
-            delay = min(delay * PAGE_POLL_GROWTH, PAGE_POLL_MAX)
             with self._condition:
-                self._polling -= 1
-                if not reloaded:
+                if reloaded:
+                    self.reloaded_at[public_id] = time.time()
+                else:
+                    delay = min(delay * PAGE_POLL_GROWTH, PAGE_POLL_MAX)
                     heapq.heappush(self._due, (time.monotonic() + delay, delay, (verify_uuid, public_id)))
                 self._condition.notify_all()
         connection.close()

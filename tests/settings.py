@@ -15,16 +15,24 @@ ALLOWED_HOSTS = ["*"]
 
 INSTALLED_APPS = [*INSTALLED_APPS, *get_plugin_apps("lms.djangoapp")]  # noqa: F405
 
+
+def mariadb_database(name: str) -> dict:
+    """A database on the MySQL-family lane's server: MariaDB on 127.0.0.1:3306 unless DB_* say otherwise."""
+    return {
+        "ENGINE": "django.db.backends.mysql",
+        "NAME": name,
+        "USER": os.environ.get("DB_USER", "root"),
+        "PASSWORD": os.environ.get("DB_PASSWORD", ""),
+        "HOST": os.environ.get("DB_HOST", "127.0.0.1"),
+        "PORT": os.environ.get("DB_PORT", "3306"),
+        "OPTIONS": {"charset": "utf8mb4"},
+    }
+
+
 if os.environ.get("DB_ENGINE") == "mysql":
     DATABASES = {
         "default": {
-            "ENGINE": "django.db.backends.mysql",
-            "NAME": os.environ.get("DB_NAME", "openedx_pok"),
-            "USER": os.environ.get("DB_USER", "root"),
-            "PASSWORD": os.environ.get("DB_PASSWORD", ""),
-            "HOST": os.environ.get("DB_HOST", "127.0.0.1"),
-            "PORT": os.environ.get("DB_PORT", "3306"),
-            "OPTIONS": {"charset": "utf8mb4"},
+            **mariadb_database(os.environ.get("DB_NAME", "openedx_pok")),
             "TEST": {"NAME": os.environ.get("DB_TEST_NAME", "test_openedx_pok"), "CHARSET": "utf8mb4"},
         }
     }
