@@ -87,3 +87,8 @@ def for_organization(organization: str) -> str | None:
     return next(
         (str(account) for org, account in mapping.items() if str(org).casefold() == wanted and account), None
     )
+
+
+def chosen(named: str | None, organization: str) -> str:
+    """The account certificates issue with: the template row's, else the organisation's, else the default."""
+    return named or for_organization(organization) or DEFAULT

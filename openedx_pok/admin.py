@@ -286,26 +286,31 @@ class PokCertificateAdmin(admin.ModelAdmin):
             getattr(response, "context_data", {}).get("cl") if hasattr(response, "context_data") else None
         )
         if changelist is not None:
-            counts = monitoring.counts_by_state(changelist.queryset)
+            by_account = (
+                monitoring.counts_by_account_and_state(changelist.queryset) if several_accounts() else None
+            )
+            counts = (
+                monitoring.counts_by_state(changelist.queryset)
+                if by_account is None
+                else monitoring.totals_by_state(by_account)
+            )
             response.context_data["state_counts"] = [
                 {
                     "state": state,
-                    "label": S(state).label if state in S.values else state,
+                    "label": _state_label(state),
                     "count": count,
                     "query": changelist.get_query_string({"state__exact": state}, ["p"]),
                 }
                 for state, count in counts.items()
             ]
-            if several_accounts():
+            if by_account is not None:
                 response.context_data["account_counts"] = [
                     {
                         "account": account,
                         "query": changelist.get_query_string({"account__exact": account}, ["p"]),
                         "counts": [by_state.get(state, 0) for state in counts],
                     }
-                    for account, by_state in monitoring.counts_by_account_and_state(
-                        changelist.queryset
-                    ).items()
+                    for account, by_state in by_account.items()
                 ]
         return response
 

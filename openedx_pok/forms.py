@@ -70,7 +70,7 @@ class CertificateTemplateForm(forms.ModelForm):
         """The account the row's certificates would issue with: the row's, the organisation's, the default."""
         course_key = cleaned_data.get("course_key")
         organization = cleaned_data.get("organization") or (course_key.org if course_key else "")
-        return cleaned_data.get("account") or accounts.for_organization(organization) or accounts.DEFAULT
+        return accounts.chosen(cleaned_data.get("account"), organization)
 
     def _record(self, verification: template_verification.Verification) -> None:
         if verification.page_error:

@@ -4,6 +4,8 @@ What operators and their monitoring see of the plugin: credential counts per sta
 available. The one log line per state change is written by the lifecycle as it moves a row.
 """
 
+from collections import Counter
+
 from django.db.models import Count
 from edx_django_utils import monitoring as edx_monitoring
 
@@ -18,7 +20,10 @@ def set_custom_attribute(name: str, value) -> None:
 def counts_by_state(queryset=None) -> dict[str, int]:
     """Rows per state, every state present (zero when empty), in the state machine's order."""
     queryset = PokCertificate.objects.all() if queryset is None else queryset
-    counted = dict(queryset.order_by().values_list("state").annotate(count=Count("pk")))
+    return _in_state_order(dict(queryset.order_by().values_list("state").annotate(count=Count("pk"))))
+
+
+def _in_state_order(counted: dict[str, int]) -> dict[str, int]:
     counts = {state: counted.pop(state, 0) for state in CredentialState.values}
     counts.update(counted)  # a state this version does not know still gets counted, never hidden
     return counts
@@ -33,6 +38,14 @@ def counts_by_account_and_state(queryset=None) -> dict[str, dict[str, int]]:
     ):
         counts.setdefault(account, {})[state] = count
     return dict(sorted(counts.items()))
+
+
+def totals_by_state(by_account: dict[str, dict[str, int]]) -> dict[str, int]:
+    """``counts_by_state`` of the rows ``counts_by_account_and_state`` counted, without asking again."""
+    summed = Counter()
+    for by_state in by_account.values():
+        summed.update(by_state)
+    return _in_state_order(dict(summed))
 
 
 def format_counts(counts: dict[str, int]) -> str:

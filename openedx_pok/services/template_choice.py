@@ -49,7 +49,7 @@ def choose_template(course_key: CourseKey, mode: str) -> TemplateChoice:
         .order_by("course_level", "any_mode", "pk")
     )
     account_name = next((row.account for row in rows if row.account), None)
-    account = accounts.get(account_name or accounts.for_organization(course_key.org) or accounts.DEFAULT)
+    account = accounts.get(accounts.chosen(account_name, course_key.org))
     default_emission_type = setting("POK_EMISSION_TYPE")
     if rows:
         row = rows[0]

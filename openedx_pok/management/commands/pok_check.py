@@ -21,7 +21,7 @@ from openedx_pok import accounts, platform_adapter
 from openedx_pok.client import PokAuthError, PokClient, PokError, PokNotFound, PokUnavailable, get_client
 from openedx_pok.conf import COURSE_WAFFLE_FLAG_NAME, LEGACY_COURSE_WAFFLE_FLAG_NAME, setting
 from openedx_pok.models import CertificateTemplate, PokCertificate
-from openedx_pok.monitoring import counts_by_account_and_state, counts_by_state, format_counts
+from openedx_pok.monitoring import counts_by_account_and_state, format_counts, totals_by_state
 from openedx_pok.services import adoption
 from openedx_pok.services.unfilled_parameters import never_sent_for_unfilled_parameters
 from openedx_pok.services.value_sources import (
@@ -217,11 +217,12 @@ class Command(BaseCommand):
 
     def report_credential_counts(self, report: Report) -> None:
         try:
-            counts = counts_by_state()
             by_account = counts_by_account_and_state()
         except DatabaseError:
             return  # the templates section has already said the tables are missing
-        report.info(f"Credentials by state: {format_counts(counts)} (see docs/states.md)")
+        report.info(
+            f"Credentials by state: {format_counts(totals_by_state(by_account))} (see docs/states.md)"
+        )
         if len(accounts.names()) > 1:
             for account, account_counts in by_account.items():
                 report.info(f"  POK account {account}: {format_counts(account_counts)}")
@@ -293,7 +294,7 @@ class Command(BaseCommand):
 def row_account(row: CertificateTemplate) -> str:
     """The account a template row's certificates issue with, as the template choice decides it."""
     organization = row.organization or (row.course_key.org if row.course_key else "")
-    return row.account or accounts.for_organization(organization) or accounts.DEFAULT
+    return accounts.chosen(row.account, organization)
 
 
 def configured_templates_and_pages(account: str = accounts.DEFAULT) -> tuple[dict, dict]:
