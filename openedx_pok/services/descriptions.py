@@ -28,13 +28,19 @@ def describe_for_learner(credential: PokCertificate) -> dict:
         "title": credential.title,
         "issued_on": credential.emission_date.isoformat() if emitted and credential.emission_date else None,
         "view_url": safe_pok_url(credential.view_url) if emitted else "",
-        "image_download_url": (
-            reverse("openedx_pok:credential_image", kwargs={"public_id": credential.public_id})
-            if emitted and safe_pok_url(credential.image_url)
-            else ""
-        ),
-        "status_url": reverse("openedx_pok:credential_status", kwargs={"public_id": credential.public_id}),
+        "image_download_url": image_download_path(credential)
+        if emitted and safe_pok_url(credential.image_url)
+        else "",
+        "status_url": status_path(credential),
     }
+
+
+def status_path(credential: PokCertificate) -> str:
+    return reverse("openedx_pok:credential_status", kwargs={"public_id": credential.public_id})
+
+
+def image_download_path(credential: PokCertificate) -> str:
+    return reverse("openedx_pok:credential_image", kwargs={"public_id": credential.public_id})
 
 
 def describe_for_staff(credential: PokCertificate) -> dict:

@@ -11,14 +11,13 @@ background task.
 from datetime import datetime
 from urllib.parse import quote, urlencode
 
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from openedx_filters.learning.filters import CertificateRenderStarted
 
 from openedx_pok.conf import setting
 from openedx_pok.models import PokCertificate
 from openedx_pok.platform_adapter import RenderContext
-from openedx_pok.services import lifecycle, pages, status
+from openedx_pok.services import descriptions, lifecycle, pages
 from openedx_pok.url_safety import safe_pok_url
 
 LINKEDIN_ADD_TO_PROFILE_URL = "https://www.linkedin.com/profile/add"
@@ -36,19 +35,13 @@ def _emitted(request, page: RenderContext, credential: PokCertificate) -> None:
     view_url = safe_pok_url(credential.view_url)
     if setting("POK_REDIRECT_TO_VIEW_URL") and view_url:
         raise CertificateRenderStarted.RedirectToPage("POK credential emitted", redirect_to=view_url)
-    if status.image_needs_refresh(credential):
-        status.queue_image_refresh(credential)
-    image_url = safe_pok_url(credential.image_url)
+    image_url = descriptions.downloadable_image_url(credential)
     shown = _common(request, page, credential)
     share_url = pages.http_url(page.share_url)
     shown.update(
         view_url=view_url,
         image_url=image_url,
-        download_url=(
-            reverse("openedx_pok:credential_image", kwargs={"public_id": credential.public_id})
-            if image_url
-            else ""
-        ),
+        download_url=descriptions.image_download_path(credential) if image_url else "",
         credential_id=credential.pok_credential_id or "",
         share_url=share_url,
         email_share_url=_email_share_url(shown["course_title"], share_url),
@@ -66,7 +59,7 @@ def _emitted(request, page: RenderContext, credential: PokCertificate) -> None:
 def _being_issued(request, page: RenderContext, credential: PokCertificate) -> None:
     shown = _common(request, page, credential)
     shown.update(
-        status_url=_status_url(credential),
+        status_url=descriptions.status_path(credential),
         page_url=request.get_full_path() if request is not None else "",
         no_script_refresh_seconds=NO_SCRIPT_REFRESH_SECONDS,
     )
@@ -79,7 +72,7 @@ def _delayed(request, page: RenderContext, credential: PokCertificate) -> None:
         support_url=pages.support_url(),
         retry_scheduled=lifecycle.retries_by_itself(credential),
         # An operator's retry or re-issue changes the page: it watches the status like "being issued".
-        status_url=_status_url(credential),
+        status_url=descriptions.status_path(credential),
         no_script_refresh_seconds=DELAYED_NO_SCRIPT_REFRESH_SECONDS,
     )
     _replace_page(request, "openedx_pok/delayed.html", shown, "POK credential is delayed")
@@ -110,10 +103,6 @@ PAGES = {
 def _replace_page(request, template: str, shown: dict, message: str, *, no_cache: bool = True) -> None:
     response = pages.respond(request, template, shown, no_cache=no_cache)
     raise CertificateRenderStarted.RenderCustomResponse(message, response=response)
-
-
-def _status_url(credential: PokCertificate) -> str:
-    return reverse("openedx_pok:credential_status", kwargs={"public_id": credential.public_id})
 
 
 def _common(request, page: RenderContext, credential: PokCertificate) -> dict:
