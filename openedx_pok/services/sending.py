@@ -90,11 +90,9 @@ def reopen_for_sending(credential_id: int, name: str, *, now: datetime | None = 
     return True
 
 
-def _transition_after(error: client.PokError, locked: PokCertificate, pok_is_up: bool | None) -> str:
+def _transition_after(error: client.PokError, locked: PokCertificate, may_have_created: bool) -> str:
     """How a POST that produced no credential settles the row."""
-    if isinstance(error, client.PokOutcomeUnknown):
-        return "answer_lost"
-    if isinstance(error, client.PokCreationServerError) and _may_have_created(error, pok_is_up):
+    if isinstance(error, client.PokOutcomeUnknown) or may_have_created:
         return "answer_lost"
     if isinstance(error, client.PokRateLimited) and error.retry_after:
         return "rate_limited"
@@ -192,7 +190,7 @@ def _after_attempts(text: str, attempts: int) -> str:
 def _settle_sent(claim: _Claim, error: client.PokError) -> None:
     """Record a POST that did not produce a credential."""
     reason, summary = lifecycle.describe_error(error), lifecycle.summarize_error(error)
-    pok_is_up = _probe_pok(claim.account) if _needs_probe(error) else None
+    may_have_created, pok_is_up = _judge_server_error(error, claim.account)
     if pok_is_up is not None:
         verdict = (
             "answers otherwise, so it may have created it" if pok_is_up else "is down, so it created nothing"
@@ -207,7 +205,7 @@ def _settle_sent(claim: _Claim, error: client.PokError) -> None:
                 locked.last_error = PokCertificate.fit("last_error", reason)
                 locked.save(update_fields=["last_error", "modified"])
             return
-        name = _transition_after(error, locked, pok_is_up)
+        name = _transition_after(error, locked, may_have_created)
         if name == "round_failed":
             reason, summary = (
                 _after_attempts(reason, locked.attempts),
@@ -224,29 +222,23 @@ def _settle_sent(claim: _Claim, error: client.PokError) -> None:
 REFUSED_BEFORE_WORK = frozenset({503})
 
 
-def _needs_probe(error: client.PokError) -> bool:
-    return (
-        isinstance(error, client.PokCreationServerError)
-        and error.status_code not in REFUSED_BEFORE_WORK
-        and setting("POK_POST_SERVER_ERROR_POLICY") == "probe"
-    )
-
-
-def _may_have_created(error: client.PokCreationServerError, pok_is_up: bool | None) -> bool:
+def _judge_server_error(error: client.PokError, account: str) -> tuple[bool, bool | None]:
     """
-    POK answered the POST with a 5xx: did it create (and charge for) the credential first?
+    POK answered the POST with a 5xx: did it create (and charge for) the credential first? Returns
+    that, and whether POK answered the probe (None when it was not asked).
     ``probe`` (the default) asks POK a free question: if POK answers it, POK is up and failed after,
     or while, doing the work, so the credential may exist (an unknown outcome, never paid twice);
     if POK does not, POK is down and created nothing (retried, so an outage heals by itself).
     """
-    if error.status_code in REFUSED_BEFORE_WORK:
-        return False
+    if not isinstance(error, client.PokCreationServerError) or error.status_code in REFUSED_BEFORE_WORK:
+        return False, None
     policy = setting("POK_POST_SERVER_ERROR_POLICY")
     if policy == "retry":
-        return False
+        return False, None
     if policy == "probe":
-        return bool(pok_is_up)
-    return True
+        pok_is_up = _probe_pok(account)
+        return pok_is_up, pok_is_up
+    return True, None
 
 
 def _probe_pok(account: str) -> bool:
