@@ -73,6 +73,29 @@ def test_backfill_queues_a_credential_per_certificate_without_one(
     assert posted == sorted([str(learners[1].pk), str(learners[2].pk)])
 
 
+def test_backfill_counts_a_certificate_that_raised_as_one_error_and_goes_on(
+    course_with_certificates, queued_tasks, django_capture_on_commit_callbacks, fake_pok, monkeypatch
+):
+    course_key, learners = course_with_certificates
+    record = creation.record_certificate_request
+
+    def record_or_fail(*, user, **kwargs):
+        if user.pk == learners[1].pk:
+            raise RuntimeError("a database hiccup")
+        return record(user=user, **kwargs)
+
+    monkeypatch.setattr(creation, "record_certificate_request", record_or_fail)
+
+    with pytest.raises(CommandError, match="1 certificate"):
+        run_and_queue(
+            queued_tasks, django_capture_on_commit_callbacks, "pok_backfill", "--course", str(course_key)
+        )
+
+    assert list(
+        PokCertificate.objects.filter(generation_mode="backfill").values_list("user_id", flat=True)
+    ) == [learners[2].pk]
+
+
 def test_backfill_twice_queues_nothing_the_second_time(
     course_with_certificates, queued_tasks, django_capture_on_commit_callbacks, fake_pok
 ):

@@ -93,7 +93,7 @@ class Command(BaseCommand):
                 self.totals["queued"] += 1
                 continue
             credential = None
-            with lifecycle.isolated("backfill", counts=self.totals):
+            with lifecycle.isolated("backfill"):  # counted below, with the rows that were not recorded
                 credential = creation.record_certificate_request(
                     user=user,
                     course_key=course_key,
