@@ -331,7 +331,7 @@ _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
 def queue_writers_in_turn(sender, connection, **kwargs):
-    if connection.vendor != "sqlite" or getattr(connection, "_writers_in_turn", False):
+    if getattr(connection, "_writers_in_turn", False):  # a reconnection of a wrapper already set
         return
     connection._writers_in_turn = True
     begin, commit, rollback = (
@@ -361,7 +361,7 @@ def queue_writers_in_turn(sender, connection, **kwargs):
         return end_transaction
 
     def write_in_turn(execute, sql, params, many, context):
-        if connection.in_atomic_block or not sql.lstrip().upper().startswith(_WRITES):
+        if connection.in_atomic_block or not sql.lstrip()[:7].upper().startswith(_WRITES):
             return execute(sql, params, many, context)
         with _SQLITE_WRITE_TURN:
             return execute(sql, params, many, context)

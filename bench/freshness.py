@@ -20,7 +20,6 @@ platform runs.
 """
 
 import argparse
-import heapq
 import logging
 import os
 import statistics
@@ -40,6 +39,7 @@ from _common import (  # importing _common also sets the path and settings
     create_course,
     set_up_shared_database,
     start_workers,
+    work,
 )
 
 SAMPLE_EVERY = 0.05
@@ -81,57 +81,50 @@ class OpenPages:
     """
     Every learner's open "being issued" page, served by a few web threads as a platform's web
     workers serve them (one request at a time each, not a thread per learner): each page polls its
-    status on the page's own schedule and reloads once the credential is emitted.
+    status on the page's own schedule and reloads once the credential is emitted. The polls wait
+    their turn in a broker of their own, as the tasks do in theirs.
     """
 
     def __init__(self, pages: list[tuple], threads: int):
-        start = time.monotonic()
-        self._due = [(start + PAGE_FIRST_POLL, PAGE_FIRST_POLL, page) for page in pages]
-        heapq.heapify(self._due)
-        self._condition = threading.Condition()
+        self._broker = InProcessBroker()
         self._open = len(pages)
         self.reloaded_at: dict[str, float] = {}
-        self._give_up = start + GIVE_UP_AFTER
-        self._threads = [threading.Thread(target=self._serve, daemon=True) for _ in range(threads)]
+        self.errors: list[str] = []
+        for page in pages:
+            self._broker.apply_async(self._visit, (page, PAGE_FIRST_POLL), countdown=PAGE_FIRST_POLL)
+        self._threads = [
+            threading.Thread(target=work, args=(self._broker, self.errors), daemon=True)
+            for _ in range(threads)
+        ]
 
     def start(self) -> None:
         for thread in self._threads:
             thread.start()
 
-    def join(self) -> None:
+    def join(self, give_up_at: float) -> None:
+        """Until every page has reloaded, or ``give_up_at`` (a page whose poll crashed never does)."""
         for thread in self._threads:
-            thread.join(timeout=GIVE_UP_AFTER)
+            thread.join(timeout=max(0.0, give_up_at - time.monotonic()))
+        self._broker.close()
+        for thread in self._threads:
+            thread.join()
 
-    def _next(self):
-        """The next poll once it is due; None when every page has reloaded (or the run gives up)."""
-        with self._condition:
-            while len(self.reloaded_at) < self._open and time.monotonic() < self._give_up:
-                wait = self._due[0][0] - time.monotonic() if self._due else None
-                if wait is not None and wait <= 0:
-                    return heapq.heappop(self._due)
-                self._condition.wait(wait)
-            return None
+    def _visit(self, page: tuple, delay: float) -> None:
+        verify_uuid, public_id = page
+        if self._poll(verify_uuid, public_id):
+            self.reloaded_at[public_id] = time.time()
+            if len(self.reloaded_at) == self._open:
+                self._broker.close()
+            return
+        delay = min(delay * PAGE_POLL_GROWTH, PAGE_POLL_MAX)
+        self._broker.apply_async(self._visit, (page, delay), countdown=delay)
 
-    def _serve(self) -> None:
-        from django.db import connection
+    @staticmethod
+    def _poll(verify_uuid, public_id) -> bool:
+        """One poll of the status endpoint; True when the page reloaded and shows the credential."""
         from django.test import Client
 
         browser = Client()
-        while (entry := self._next()) is not None:
-            _due, delay, (verify_uuid, public_id) = entry
-            reloaded = self._poll(browser, verify_uuid, public_id)
-            with self._condition:
-                if reloaded:
-                    self.reloaded_at[public_id] = time.time()
-                else:
-                    delay = min(delay * PAGE_POLL_GROWTH, PAGE_POLL_MAX)
-                    heapq.heappush(self._due, (time.monotonic() + delay, delay, (verify_uuid, public_id)))
-                self._condition.notify_all()
-        connection.close()
-
-    @staticmethod
-    def _poll(browser, verify_uuid, public_id) -> bool:
-        """One poll of the status endpoint; True when the page reloaded and shows the credential."""
         _in_view.active = True
         try:
             state = browser.get(f"/pok/credentials/{public_id}/status").json().get("state")
@@ -178,15 +171,15 @@ def run_once(course_key, options, emit_after: float) -> dict:
         pages.start()
 
         emitted_at: dict[str, float] = {}  # POK id -> when the row first said emitted (wall clock)
-        deadline = time.monotonic() + GIVE_UP_AFTER
-        while len(emitted_at) < len(learners) and time.monotonic() < deadline:
+        give_up_at = time.monotonic() + GIVE_UP_AFTER
+        while len(emitted_at) < len(learners) and time.monotonic() < give_up_at:
             now = time.time()
             for pok_id in PokCertificate.objects.filter(
                 course_key=course_key, state=CredentialState.EMITTED
             ).values_list("pok_credential_id", flat=True):
                 emitted_at.setdefault(pok_id, now)
             time.sleep(SAMPLE_EVERY)
-        pages.join()
+        pages.join(give_up_at)
         time.sleep(3)  # any check still queued would run now: the chains must have stopped
         broker.close()
         for thread in workers:
@@ -208,7 +201,7 @@ def run_once(course_key, options, emit_after: float) -> dict:
             "calls": pok.ask("calls"),
             "checks": pok.ask("checks_per_credential"),
             "in_views": list(calls_in_views),
-            "errors": errors,
+            "errors": errors + pages.errors,
             "learners": len(learners),
             "duplicates": pok.ask("duplicates"),
         }
