@@ -181,24 +181,15 @@ def _ornament(look: Look) -> list[str]:
     frame = [
         _element(
             "rect",
-            x=28,
-            y=28,
-            width=WIDTH - 56,
-            height=HEIGHT - 56,
+            x=inset,
+            y=inset,
+            width=WIDTH - 2 * inset,
+            height=HEIGHT - 2 * inset,
             fill="none",
-            stroke=look.frame,
-            stroke_width=10,
-        ),
-        _element(
-            "rect",
-            x=50,
-            y=50,
-            width=WIDTH - 100,
-            height=HEIGHT - 100,
-            fill="none",
-            stroke=look.accent,
-            stroke_width=2,
-        ),
+            stroke=colour,
+            stroke_width=stroke_width,
+        )
+        for inset, colour, stroke_width in ((28, look.frame, 10), (50, look.accent, 2))
     ]
     if look.name == "modern":
         frame.append(_element("rect", x=28, y=28, width=26, height=HEIGHT - 56, fill=look.accent))

@@ -311,7 +311,7 @@ class FakePokServer:
         unanswered: the answer is lost as with a timeout, without waiting for the client's timeout.
         """
         with self._lock:
-            self._after_create.extend([None] * count)
+            self._after_create.extend([0.0] * count)
 
     def rate_limit(self, per_second: float | None) -> None:
         """Answer 429 with ``Retry-After`` beyond ``per_second`` requests in any second; None lifts it."""
@@ -350,8 +350,8 @@ class FakePokServer:
             self._credentials[credential_id] = {
                 "id": credential_id,
                 "state": state,
-                "viewUrl": f"{self.url}view/{credential_id}" if state == "emitted" else "",
-                "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "viewUrl": self._view_url(credential_id) if state == "emitted" else "",
+                "createdAt": _now_in_pok_format(),
                 "credential": {"tags": [], "emitter": "", "title": "", "emissionDate": "", **credential},
                 "receiver": {"name": "", "email": ""},
             }
@@ -363,7 +363,7 @@ class FakePokServer:
             credential = self._credentials[credential_id]
             credential["state"] = state
             if state == "emitted" and not credential["viewUrl"]:
-                credential["viewUrl"] = f"{self.url}view/{credential_id}"
+                credential["viewUrl"] = self._view_url(credential_id)
             self._created_at[credential_id] = math.inf  # never advanced automatically again
 
     def emit_all(self) -> None:
@@ -409,10 +409,13 @@ class FakePokServer:
         if time.monotonic() - self._created_at[credential_id] >= self.emit_after:
             self._emit(credential_id)
 
+    def _view_url(self, credential_id: str) -> str:
+        return f"{self.url}view/{credential_id}"
+
     def _emit(self, credential_id: str):
         credential = self._credentials[credential_id]
         credential["state"] = "emitted"
-        credential["viewUrl"] = f"{self.url}view/{credential_id}"
+        credential["viewUrl"] = self._view_url(credential_id)
 
     def _admit(self, endpoint: str, body) -> tuple | None:
         """Count the call and decide which fault, if any, answers it."""
@@ -438,13 +441,10 @@ class FakePokServer:
                 return ("drop",)
         return None
 
-    def _after_create_fault(self) -> tuple[bool, float]:
-        """Whether the answer to the POST that just created a credential is lost, and how long to stall."""
+    def _stall_after_create(self) -> float | None:
+        """How long to stall before losing the answer to the POST that just created one; None: answer it."""
         with self._lock:
-            if not self._after_create:
-                return False, 0.0
-            stall = self._after_create.popleft()
-        return True, stall or 0.0
+            return self._after_create.popleft() if self._after_create else None
 
     def _snapshot_values(self, items: dict) -> list:
         with self._lock:
@@ -521,7 +521,7 @@ class FakePokServer:
             "id": credential_id,
             "state": "processing",
             "viewUrl": "",
-            "createdAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "createdAt": _now_in_pok_format(),
             "credential": {
                 "tags": list(details.get("tags", [])),
                 "emitter": details.get("emitter", ""),
@@ -542,8 +542,8 @@ class FakePokServer:
             self._receiver_keys[credential_id] = (str(receiver.get("identification", "")), course_tag)
             self._requests[credential_id] = deepcopy(body)
             answer = deepcopy(credential)
-        answer_lost, stall = self._after_create_fault()
-        if answer_lost:
+        stall = self._stall_after_create()
+        if stall is not None:
             self._stopping.wait(stall)
             return None, {}
         return 200, answer
@@ -637,23 +637,22 @@ class FakePokServer:
 
     def _credential_image_file(self, credential_id: str) -> tuple[int, bytes, str]:
         """A credential's image, drawn once from the request that created it."""
-        with self._lock:
-            body = self._requests.get(credential_id)
-            if body is None:
-                return 404, b"Not found", "text/plain"
-            if credential_id not in self._images:
-                self._images[credential_id] = self._draw(body, credential_id, credential_id, preview=False)
-            return 200, self._images[credential_id], SVG_TYPE
+        return self._image_file(self._requests, credential_id, reference=credential_id, preview=False)
 
     def _preview_image_file(self, template_id: str, preview_id: str) -> tuple[int, bytes, str]:
         """A template preview, drawn once from the preview request, placeholders and all."""
+        return self._image_file(self._previews, preview_id, reference="", preview=True)
+
+    def _image_file(
+        self, requests: dict, key: str, *, reference: str, preview: bool
+    ) -> tuple[int, bytes, str]:
         with self._lock:
-            body = self._previews.get(preview_id)
+            body = requests.get(key)
             if body is None:
                 return 404, b"Not found", "text/plain"
-            if preview_id not in self._images:
-                self._images[preview_id] = self._draw(body, "", preview_id, preview=True)
-            return 200, self._images[preview_id], SVG_TYPE
+            if key not in self._images:
+                self._images[key] = self._draw(body, reference, key, preview=preview)
+            return 200, self._images[key], SVG_TYPE
 
     def _view_page(self, credential_id: str) -> tuple[int, bytes, str]:
         with self._lock:
@@ -679,6 +678,10 @@ class FakePokServer:
 
 
 _NO_BODY = object()
+
+
+def _now_in_pok_format() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _first(problems):
