@@ -51,13 +51,13 @@ class Command(BaseCommand):
                 "These credentials may already exist in POK: re-sending may create duplicates and spend a "
                 "second credit each. Check POK's dashboard, then run again with --accept-duplicate-risk."
             )
-        credentials = self.selected(state, course, unfilled_parameters=unfilled_parameters)
-        credential_ids = list(credentials.values_list("pk", flat=True))
+        credential_ids = self.selected(state, course, unfilled_parameters=unfilled_parameters)
         scope = f" in {course}" if course else ""
         reason = " never sent for want of a template parameter value" if unfilled_parameters else ""
         self.stdout.write(f"{len(credential_ids)} {state.label.lower()} credential(s){reason}{scope}.")
         if dry_run:
-            for credential in credentials[:DRY_RUN_LISTED]:
+            listed = PokCertificate.objects.filter(pk__in=credential_ids[:DRY_RUN_LISTED]).order_by("pk")
+            for credential in listed:
                 refused = lifecycle.refusal(credential, "retry")
                 verdict = f"would skip ({refused})" if refused else "would retry"
                 self.stdout.write(
@@ -95,7 +95,8 @@ class Command(BaseCommand):
         else:
             counts["queued"] += 1
 
-    def selected(self, state, course, *, unfilled_parameters):
+    def selected(self, state, course, *, unfilled_parameters) -> list[int]:
+        """The ids of the credentials to retry, in order."""
         credentials = PokCertificate.objects.filter(state=state).order_by("pk")
         if course:
             try:
@@ -103,6 +104,5 @@ class Command(BaseCommand):
             except InvalidKeyError as error:
                 raise CommandError(f"{course} is not a course key (course-v1:Org+Number+Run).") from error
         if unfilled_parameters:
-            never_sent = never_sent_for_unfilled_parameters(credentials)
-            credentials = PokCertificate.objects.filter(pk__in=[row.pk for row in never_sent]).order_by("pk")
-        return credentials
+            return [credential.pk for credential in never_sent_for_unfilled_parameters(credentials)]
+        return list(credentials.values_list("pk", flat=True))
