@@ -18,6 +18,7 @@ from openedx_pok.client import call_deadline
 from openedx_pok.conf import setting
 from openedx_pok.models import CertificateTemplate, EmissionType
 from openedx_pok.services import value_sources
+from openedx_pok.settings.common import pipeline_steps
 
 DATE_FORMATS = ("dd/MM/yyyy", "MM/dd/yyyy")
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -248,9 +249,7 @@ def check_existing_plugin_steps(app_configs=None, **kwargs):
     """The existing plugin's pipeline steps no longer exist: a filter listing one fails to load."""
     errors = []
     for filter_type, config in sorted((getattr(settings, "OPEN_EDX_FILTERS_CONFIG", None) or {}).items()):
-        pipeline = config.get("pipeline", []) if isinstance(config, dict) else config
-        pipeline = [pipeline] if isinstance(pipeline, str) else list(pipeline or [])
-        for step in pipeline:
+        for step in pipeline_steps(config):
             if step in LEGACY_STEPS:
                 errors.append(
                     Error(

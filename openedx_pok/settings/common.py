@@ -37,6 +37,12 @@ def add_beat_entries(settings):
         schedule.setdefault(name, entry)
 
 
+def pipeline_steps(filter_config) -> list:
+    """The steps of one OPEN_EDX_FILTERS_CONFIG entry, in every form openedx-filters accepts."""
+    pipeline = filter_config.get("pipeline") if isinstance(filter_config, dict) else filter_config
+    return [pipeline] if isinstance(pipeline, str) else list(pipeline or [])
+
+
 def add_pipeline_step(settings, filter_type, step_path):
     """
     Append our step to a filter's pipeline, keeping every other step and the operator's choices.
@@ -52,12 +58,9 @@ def add_pipeline_step(settings, filter_type, step_path):
     filter_config = filters_config.get(filter_type)
     if not isinstance(filter_config, dict):
         # openedx-filters also accepts a bare list or string of steps, meaning fail_silently on.
-        existing_steps = [filter_config] if isinstance(filter_config, str) else list(filter_config or [])
-        filter_config = {"fail_silently": True, "pipeline": existing_steps}
+        filter_config = {"fail_silently": True, "pipeline": pipeline_steps(filter_config)}
         filters_config[filter_type] = filter_config
-    pipeline = filter_config.get("pipeline") or []
-    if isinstance(pipeline, str):
-        pipeline = [pipeline]
+    pipeline = pipeline_steps(filter_config)
     if step_path not in pipeline:
-        pipeline = [*pipeline, step_path]
+        pipeline.append(step_path)
     filter_config["pipeline"] = pipeline
