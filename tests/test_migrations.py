@@ -106,10 +106,17 @@ def adopted_site(tmp_path_factory):
         tables = site.table_row_counts()
         dump = directory / "adopted.json"
         site.manage("dumpdata", "auth.user", "course_overviews", "openedx_pok", f"--output={dump}")
+        site.manage(
+            "shell",
+            "-c",
+            "from openedx_pok.models import PokCertificate; PokCertificate.objects.filter(pk=2).delete()",
+        )
+        report_after_a_deletion = site.manage("pok_adoption_report")
         yield {
             "seeded": seeded,
             "migrated": migrated,
             "report": report,
+            "report_after_a_deletion": report_after_a_deletion,
             "check": check,
             "tables": tables,
             "dump": dump,
@@ -188,6 +195,19 @@ def test_the_migration_says_what_it_set_aside_adopted_and_left(adopted_site):
         "template id longer than 64 characters (1)." in migrated
     )
     assert "manage.py lms pok_adoption_report" in migrated
+
+
+def test_the_report_names_an_adopted_row_deleted_since(adopted_site):
+    before = [line for line in adopted_site["report"].splitlines() if line.startswith("  row 2 (user ")]
+    after = [
+        line
+        for line in adopted_site["report_after_a_deletion"].splitlines()
+        if line.startswith("  row 2 (user ")
+    ]
+
+    assert before == []
+    assert len(after) == 1
+    assert after[0].endswith("): not in this plugin's tables (any more)")
 
 
 def test_the_report_command_names_each_row_left_and_why(adopted_site):

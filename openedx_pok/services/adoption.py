@@ -469,25 +469,34 @@ def report_adoption(connection, *, credential_model, template_model, user_model)
     alias = connection.alias
     if "certificates" in report.tables:
         table = report.tables["certificates"]
-        for row, fields, left_out in _mapped_certificates(connection, report, user_model, {}, now):
+        mapped = _mapped_certificates(connection, report, user_model, {}, now)
+        while chunk := list(islice(mapped, BATCH_SIZE)):
             # Adopted rows kept their ids; the learner and course say it is still the same credential.
-            state = (
-                credential_model.objects.using(alias)
-                .filter(pk=row["id"], user_id=fields["user_id"], course_key=fields["course_key"])
-                .values_list("state", flat=True)
-                .first()
-            )
-            if state is None:
-                report.not_adopted.append(NotAdopted(table, row["id"], _describe_certificate(row), GONE))
-                continue
-            report.credentials_by_state[state] += 1
-            report.left_out.extend(LeftOut(table, row["id"], name, reason) for name, reason in left_out)
+            held = {
+                pk: (user_id, str(course_key), state)
+                for pk, user_id, course_key, state in credential_model.objects.using(alias)
+                .filter(pk__in=[row["id"] for row, _fields, _left_out in chunk])
+                .values_list("pk", "user_id", "course_key", "state")
+            }
+            for row, fields, left_out in chunk:
+                user_id, course_key, state = held.get(row["id"], (None, None, None))
+                if (user_id, course_key) != (fields["user_id"], str(fields["course_key"])):
+                    report.not_adopted.append(NotAdopted(table, row["id"], _describe_certificate(row), GONE))
+                    continue
+                report.credentials_by_state[state] += 1
+                report.left_out.extend(LeftOut(table, row["id"], name, reason) for name, reason in left_out)
     if "templates" in report.tables:
         table = report.tables["templates"]
-        for row, fields in _mapped_templates(connection, report):
-            ours = template_model.objects.using(alias).filter(pk=row["id"], course_key=fields["course_key"])
-            if ours.exists():
-                report.templates += 1
-            else:
-                report.not_adopted.append(NotAdopted(table, row["id"], _describe_template(row), GONE))
+        mapped = _mapped_templates(connection, report)
+        while chunk := list(islice(mapped, BATCH_SIZE)):
+            held = dict(
+                template_model.objects.using(alias)
+                .filter(pk__in=[row["id"] for row, _fields in chunk])
+                .values_list("pk", "course_key")
+            )
+            for row, fields in chunk:
+                if row["id"] in held and str(held[row["id"]]) == str(fields["course_key"]):
+                    report.templates += 1
+                else:
+                    report.not_adopted.append(NotAdopted(table, row["id"], _describe_template(row), GONE))
     return report

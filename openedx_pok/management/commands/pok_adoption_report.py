@@ -32,7 +32,9 @@ class Command(BaseCommand):
         if summary or not report.tables:
             return
         for table in sorted(set(report.tables.values())):
-            rows = [row for row in report.not_adopted if row.table == table]
+            rows = sorted(
+                (row for row in report.not_adopted if row.table == table), key=lambda row: row.row_id
+            )
             if rows:
                 self.stdout.write(f"Not adopted, kept in {table}:")
             for row in rows:
