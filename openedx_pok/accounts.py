@@ -53,29 +53,32 @@ def get(name: str | None = None) -> Account:
     """The account's details; raises UnknownAccount for a name no longer configured."""
     name = name or DEFAULT
     if name == DEFAULT:
-        return Account(
-            DEFAULT,
-            str(setting("POK_API_URL") or ""),
-            str(setting("POK_API_KEY") or ""),
-            str(setting("POK_TEMPLATE_ID") or ""),
-            str(setting("POK_PAGE_ID") or ""),
-        )
-    entry = configured().get(name)
-    if entry is None:
-        raise UnknownAccount(name)
+        entry, inherited = {}, ACCOUNT_KEYS  # the top-level settings themselves
+    else:
+        entry, inherited = configured().get(name), INHERITED_KEYS
+        if entry is None:
+            raise UnknownAccount(name)
 
     def value(key: str) -> str:
         own = entry.get(key)
-        if own in (None, "") and key in INHERITED_KEYS:
+        if own in (None, "") and key in inherited:
             own = setting(ACCOUNT_KEYS[key])
-        return "" if own is None else str(own)
+        return str(own or "")
 
     return Account(name, value("API_URL"), value("API_KEY"), value("TEMPLATE_ID"), value("PAGE_ID"))
 
 
+def has_a_key(name: str) -> bool:
+    """Whether the account can issue: it is configured and has an API key."""
+    try:
+        return bool(get(name).api_key)
+    except UnknownAccount:
+        return False
+
+
 def any_has_a_key() -> bool:
     """Whether any account can issue: a site with no key at all keeps issuing off."""
-    return any(get(name).api_key for name in names())
+    return any(has_a_key(name) for name in names())
 
 
 def for_organization(organization: str) -> str | None:

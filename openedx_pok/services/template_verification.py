@@ -25,7 +25,7 @@ class Verification:
 
 def verify(template_id: str, page_id: str, account: str = accounts.DEFAULT) -> Verification:
     """Asked of the POK account the row's certificates would issue with."""
-    if account not in accounts.names() or not accounts.get(account).api_key:
+    if not accounts.has_a_key(account):
         return Verification(
             warning=_("POK_API_KEY is empty: the template was saved without being checked against POK.")
             if account == accounts.DEFAULT
