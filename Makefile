@@ -6,11 +6,28 @@
 #   make test-tutor              the Tutor plugin (tutor/) rendered by the real tutor package, no Docker
 #   make dist                    the wheels and sdists of both distributions, into dist/
 #   make test WORKERS=0          the suite in one process (default: one worker per core, as pytest-xdist runs it)
+#   make test RELEASE=verawood   the suite with an Open edX release's own library versions (teak, ulmo,
+#                                verawood: requirements/releases/), in an environment of its own
+#   make check-releases          the built wheel resolved with each release's pins, for that release's Python
+#   make check-py312             what Python 3.12 removed or deprecated, checked without a 3.12 interpreter
 PYTHON ?= python3
 DJANGO ?= 5.2
 DB ?= sqlite
 BROWSER ?=
-VENV ?= .venv-django$(DJANGO)
+RELEASE ?=
+RELEASES := $(patsubst requirements/releases/%.txt,%,$(wildcard requirements/releases/*.txt))
+RELEASE_PINS := $(if $(RELEASE),requirements/releases/$(RELEASE).txt)
+ifneq ($(RELEASE),)
+ifeq ($(wildcard $(RELEASE_PINS)),)
+$(error RELEASE=$(RELEASE) has no pins: choose one of $(RELEASES))
+endif
+endif
+# The release's Python, from its pins' "# python:" line. This machine has only Python 3.11: a release
+# on 3.12 (Verawood) gets its libraries that declare Python >= 3.12 (openedx-events 11) with
+# --ignore-requires-python; they import and run on 3.11, and check-releases resolves them for 3.12.
+RELEASE_PYTHON := $(if $(RELEASE),$(shell sed -n 's/^# python: *//p' $(RELEASE_PINS)))
+RELEASE_INSTALL = -c $(RELEASE_PINS) $(if $(filter-out 3.11,$(RELEASE_PYTHON)),--ignore-requires-python)
+VENV ?= $(if $(RELEASE),.venv-$(RELEASE),.venv-django$(DJANGO))
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 # pytest-xdist workers: the suite waits on servers, timeouts and subprocesses as much as on the CPU.
@@ -30,17 +47,19 @@ LEGACY_VENV ?= .venv-legacy
 LEGACY_REQUIREMENT ?= openedx-pok==21.0.1
 LEGACY_DJANGO ?= 5.2
 
-.PHONY: test test-tutor quality format migrations-check demo fake-pok bench dist clean
+.PHONY: test test-tutor quality format migrations-check check-releases check-py312 demo fake-pok bench dist clean
 
 # Before 0.1.0 this distribution was named openedx-pok, which is the existing plugin's name: an
 # environment or checkout made then still holds it under that name (the app would load twice, and
 # the openedx_pok.E006 check would see the existing plugin installed).
-$(BIN)/.installed-$(DB): pyproject.toml
+# A release lane installs the release's pins as constraints instead of the newest Django of a series.
+$(BIN)/.installed-$(DB): pyproject.toml $(RELEASE_PINS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip uninstall -q -y openedx-pok
 	rm -rf openedx_pok.egg-info
-	$(BIN)/pip install -q -e ".[test,quality]" "Django~=$(DJANGO).0" $(if $(filter mysql,$(DB)),"mysqlclient>=2.2.1" "redis>=4.5")
+	$(BIN)/pip install -q -e ".[test,quality]" $(if $(RELEASE),$(RELEASE_INSTALL),"Django~=$(DJANGO).0") \
+		$(if $(filter mysql,$(DB)),"mysqlclient>=2.2.1" "redis>=4.5")
 	touch $@
 
 $(AXE_CORE_STAMP):
@@ -81,6 +100,16 @@ quality: $(BIN)/.installed-$(DB)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Every release's pins with the wheel an operator would install: pip's resolver, for the release's Python.
+check-releases: $(BIN)/.installed-$(DB)
+	$(BIN)/python requirements/check_releases.py
+
+# Python 3.12 (Verawood) without a 3.12 interpreter: ruff's banned-api list names what 3.12 removed or
+# deprecated, and every module of the plugin is imported with DeprecationWarning as an error.
+check-py312: $(BIN)/.installed-$(DB)
+	$(BIN)/ruff check --select TID251,DTZ003,DTZ004,UP .
+	DB_ENGINE=sqlite $(BIN)/python -m pytest -p no:cacheprovider -q tests/test_deprecations.py
+
 format: $(BIN)/.installed-$(DB)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
@@ -105,4 +134,4 @@ dist: $(BIN)/.installed-$(DB)
 	ls dist
 
 clean:
-	rm -rf .venv-django* $(TUTOR_VENV) $(LEGACY_VENV) $(BROWSER_TOOLS) dist .pytest_cache .ruff_cache *.egg-info
+	rm -rf .venv-django* $(addprefix .venv-,$(RELEASES)) $(TUTOR_VENV) $(LEGACY_VENV) $(BROWSER_TOOLS) dist .pytest_cache .ruff_cache *.egg-info

@@ -2,16 +2,18 @@
 Django system checks: operators learn about misconfiguration before learners do.
 
 Errors are settings that make every request to POK fail; warnings are gaps an operator may have a
-reason for. Checks read settings only, except the template check, which asks the database whether
-template rows exist and stays silent when the tables are not there yet (checks run before migrate).
+reason for. Checks read settings only, except the two about template rows: those are database
+checks (Django runs them on ``migrate`` and ``check --database``, never on a plain ``check`` nor at
+a Celery worker's start-up), and stay silent when the database cannot answer yet.
 """
 
 from importlib import metadata
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
-from django.db import DatabaseError
+from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, connections, router
 
 from openedx_pok import accounts
 from openedx_pok.client import call_deadline
@@ -33,6 +35,8 @@ REQUESTING_TIMEOUT_MARGIN = 30
 # The existing POK plugin, which this one replaces: its distribution and its two pipeline steps.
 LEGACY_DISTRIBUTION = "openedx-pok"
 LEGACY_STEPS = ("openedx_pok.filters.CertificateCreatedFilter", "openedx_pok.filters.CertificateRenderFilter")
+# A database not migrated yet, not reachable, or not configured at all (settings naming none).
+DATABASE_NOT_READY = (DatabaseError, ImproperlyConfigured)
 
 
 def pok_in_use() -> bool:
@@ -116,14 +120,21 @@ def check_emission_type(app_configs=None, **kwargs):
     return []
 
 
-@register()
-def check_default_template(app_configs=None, **kwargs):
-    if not pok_in_use() or setting("POK_TEMPLATE_ID"):
+def template_rows(databases):
+    """The template rows when the check was asked for their database, else None (a plain ``check``)."""
+    alias = router.db_for_read(CertificateTemplate)
+    return CertificateTemplate.objects.using(alias) if alias in (databases or ()) else None
+
+
+@register(Tags.database)
+def check_default_template(app_configs=None, databases=None, **kwargs):
+    rows = template_rows(databases)
+    if rows is None or not pok_in_use() or setting("POK_TEMPLATE_ID"):
         return []
     try:
-        has_template_rows = CertificateTemplate.objects.exists()
-    except DatabaseError:
-        return []  # tables not migrated yet: nothing to say before migrate has run
+        has_template_rows = rows.exists()
+    except DATABASE_NOT_READY:
+        return []  # nothing to say before migrate has run
     if has_template_rows:
         return []
     return [
@@ -332,16 +343,17 @@ def check_organization_accounts(app_configs=None, **kwargs):
     ]
 
 
-@register()
-def check_template_accounts(app_configs=None, **kwargs):
+@register(Tags.database)
+def check_template_accounts(app_configs=None, databases=None, **kwargs):
     """A template row naming an account no longer configured: its courses' credentials fail."""
+    rows = template_rows(databases)
+    if rows is None:
+        return []
     known = set(accounts.names())
     try:
-        unknown = sorted(
-            set(CertificateTemplate.objects.exclude(account="").values_list("account", flat=True)) - known
-        )
-    except DatabaseError:
-        return []  # tables not migrated yet
+        unknown = sorted(set(rows.exclude(account="").values_list("account", flat=True)) - known)
+    except DATABASE_NOT_READY:
+        return []  # nothing to say before migrate has run
     return [
         Warning(
             f"POK certificate templates name the account {account!r}, which POK_ACCOUNTS does not define.",
@@ -350,3 +362,9 @@ def check_template_accounts(app_configs=None, **kwargs):
         )
         for account in unknown
     ]
+
+
+def database_check_messages() -> list:
+    """Our database checks against every configured database, for pok_check (Django's own are left out)."""
+    databases = list(connections)
+    return [*check_default_template(databases=databases), *check_template_accounts(databases=databases)]

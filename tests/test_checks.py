@@ -1,8 +1,15 @@
 """Each system check fires on the misconfiguration it names, and stays silent on a sound configuration."""
 
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.core.checks import run_checks
-from django.db import connection
+from django.core.management import call_command
+from django.db import DEFAULT_DB_ALIAS, connection
 
 from openedx_pok.checks import check_existing_plugin_installed
 from openedx_pok.models import CertificateTemplate
@@ -13,9 +20,10 @@ SHARED_CACHES = {
 }
 
 
-def pok_check_ids():
-    """Run every registered check, as `manage.py check` does, and keep ours."""
-    return sorted(message.id for message in run_checks() if message.id.startswith("openedx_pok."))
+def pok_check_ids(databases=(DEFAULT_DB_ALIAS,)):
+    """Run every registered check, as `manage.py check --database default` and `migrate` do, and keep ours."""
+    messages = run_checks(databases=list(databases) if databases is not None else None)
+    return sorted(message.id for message in messages if message.id.startswith("openedx_pok."))
 
 
 @pytest.fixture
@@ -93,6 +101,43 @@ def test_blockchain_emission_is_accepted(sound):
 def test_no_default_template_and_no_template_rows_is_a_warning(sound):
     sound.POK_TEMPLATE_ID = ""
     assert pok_check_ids() == ["openedx_pok.W002"]
+
+
+def test_the_template_rows_are_only_checked_when_the_database_checks_run(sound):
+    sound.POK_TEMPLATE_ID = ""
+    assert pok_check_ids(databases=None) == []
+
+
+def test_a_plain_check_makes_no_query(sound, django_assert_num_queries):
+    """`check` runs at every Celery worker's start-up; only `migrate` and `check --database` query."""
+    sound.POK_TEMPLATE_ID = ""
+    sound.POK_ACCOUNTS = {"school-b": {"API_KEY": "key"}}
+    with django_assert_num_queries(0):
+        call_command("check", stdout=io.StringIO())
+
+
+@pytest.mark.parametrize("database_option", [[], ["--database", "default"]])
+def test_settings_that_name_no_database_pass_the_checks(database_option):
+    """A settings module without DATABASES (a build step, a docs job) must get through `check`."""
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "django",
+            "check",
+            *database_option,
+            "--settings=tests.settings_without_database",
+        ],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), str(root / "platform_stand_ins")])},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_template_rows_make_a_default_template_unnecessary(sound):

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from openedx_pok import client
+from openedx_pok.conf import setting
 from openedx_pok.models import CredentialState, PokCertificate
 from openedx_pok.services import lifecycle, sweep
 from tests.issuing import credential_of, request_certificate, settle
@@ -270,7 +271,7 @@ def test_a_crash_between_marking_requesting_and_the_answer_becomes_an_unknown_ou
     monkeypatch.undo()
 
     assert sweep.sweep()["outcome_unknown"] == 0  # a live POST may still answer
-    later = credential.requesting_since + timedelta(seconds=settings.POK_REQUESTING_TIMEOUT + 1)
+    later = credential.requesting_since + timedelta(seconds=setting("POK_REQUESTING_TIMEOUT") + 1)
     assert sweep.sweep(now=later)["outcome_unknown"] == 1
     for _ in range(3):
         sweep.sweep(now=later + timedelta(days=1))
@@ -288,7 +289,7 @@ def test_a_late_answer_after_the_sweep_gave_up_is_still_recorded(
 
     def slow_create(self, body):
         # The sweep runs while this POST is still on the wire.
-        sweep.sweep(now=timezone.now() + timedelta(seconds=settings.POK_REQUESTING_TIMEOUT + 1))
+        sweep.sweep(now=timezone.now() + timedelta(seconds=setting("POK_REQUESTING_TIMEOUT") + 1))
         return real_create(self, body)
 
     monkeypatch.setattr(client.PokClient, "create_credential", slow_create)
@@ -351,7 +352,7 @@ def test_a_late_refusal_after_the_sweep_gave_up_is_retried_since_nothing_was_cre
     real_create = client.PokClient.create_credential
 
     def slow_failing_create(self, body):
-        sweep.sweep(now=timezone.now() + timedelta(seconds=settings.POK_REQUESTING_TIMEOUT + 1))
+        sweep.sweep(now=timezone.now() + timedelta(seconds=setting("POK_REQUESTING_TIMEOUT") + 1))
         return real_create(self, body)
 
     fake_pok.fail_next("POST credential", status=503)

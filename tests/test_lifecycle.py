@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from openedx_pok import client
+from openedx_pok.conf import setting
 from openedx_pok.models import CredentialState, PokCertificate
 from openedx_pok.services import lifecycle, operator_actions, retirement, sending, status, sweep
 from openedx_pok.services.lifecycle import NEW, TRANSITIONS
@@ -187,7 +188,7 @@ def sweep_gives_up_during_the_post(monkeypatch, settings):
     real_create = client.PokClient.create_credential
 
     def slow_create(self, body):
-        sweep.sweep(now=timezone.now() + timedelta(seconds=settings.POK_REQUESTING_TIMEOUT + 1))
+        sweep.sweep(now=timezone.now() + timedelta(seconds=setting("POK_REQUESTING_TIMEOUT") + 1))
         return real_create(self, body)
 
     monkeypatch.setattr(client.PokClient, "create_credential", slow_create)

@@ -1,14 +1,17 @@
 """
 Settings every Open edX project type gets from the plugin.
 
-Only absent settings receive defaults: a value the operator set before ``add_plugins`` runs
-(LMS's YAML configuration) is kept, and one set afterwards (a Tutor patch) simply overrides ours.
+The platform runs ``plugin_settings`` more than once on the same settings: the ``common`` pass at
+the end of ``lms/envs/common.py``, before ``production.py`` applies the operator's YAML, then the
+``production`` pass (and ``devstack`` or ``test`` after it). So each pass derives what it adds from
+the settings as they are at that moment, and undoes what an earlier pass derived from values the
+YAML has since changed. Plain defaults are never written here: :func:`openedx_pok.conf.setting`
+supplies them when a setting is read, so a later pass or a Tutor patch never finds a default it
+cannot tell from the operator's value (docs/decisions/0010).
 """
 
-import copy
-
 from openedx_pok.celery_schedule import beat_schedule
-from openedx_pok.conf import SETTINGS
+from openedx_pok.conf import SETTINGS_BY_NAME
 
 CREATION_STEP = "openedx_pok.filters.IssuePokCredentialStep"
 RENDER_STEP = "openedx_pok.filters.RenderPokCredentialStep"
@@ -18,23 +21,38 @@ RENDER_FILTER = "org.openedx.learning.certificate.render.started.v1"
 
 
 def plugin_settings(settings):
-    for entry in SETTINGS:
-        if not hasattr(settings, entry.name):
-            setattr(settings, entry.name, copy.deepcopy(entry.default))
     add_pipeline_step(settings, CREATION_FILTER, CREATION_STEP)
     add_pipeline_step(settings, RENDER_FILTER, RENDER_STEP)
-    if settings.POK_ADD_BEAT_SCHEDULE:
-        add_beat_entries(settings)
+    derive_beat_entries(settings)
 
 
-def add_beat_entries(settings):
-    """Our safety-net entries for platforms that run Celery beat; an entry of the same name is kept."""
+def operator_value(settings, name: str):
+    """A plugin setting as the settings being built hold it so far, else its default."""
+    return getattr(settings, name, SETTINGS_BY_NAME[name].default)
+
+
+class PluginBeatEntry(dict):
+    """
+    A beat entry this plugin derived: a later pass may route it anew or take it out.
+
+    Celery reads it as the plain dict it is; an operator's own entry under the same name is a plain
+    dict of theirs, and stays as they wrote it.
+    """
+
+
+def derive_beat_entries(settings):
+    """The safety net's entries as ``POK_ADD_BEAT_SCHEDULE`` and ``POK_CELERY_QUEUE`` now say."""
     schedule = getattr(settings, "CELERYBEAT_SCHEDULE", None)
     if not isinstance(schedule, dict):
         schedule = {}
         settings.CELERYBEAT_SCHEDULE = schedule
-    for name, entry in beat_schedule(settings.POK_CELERY_QUEUE).items():
-        schedule.setdefault(name, entry)
+    for name in [name for name, entry in schedule.items() if isinstance(entry, PluginBeatEntry)]:
+        del schedule[name]
+    if not operator_value(settings, "POK_ADD_BEAT_SCHEDULE"):
+        return
+    for name, entry in beat_schedule(operator_value(settings, "POK_CELERY_QUEUE")).items():
+        if name not in schedule:
+            schedule[name] = PluginBeatEntry(entry)
 
 
 def pipeline_steps(filter_config) -> list:
@@ -49,10 +67,11 @@ def add_pipeline_step(settings, filter_type, step_path):
 
     A filter configured by nobody yet is created with ``fail_silently`` on, so that an unexpected
     error in any step cannot break the platform's code path; our steps also guard themselves, since
-    an operator may have set ``fail_silently`` off for the other steps of the same filter.
+    an operator may have set ``fail_silently`` off for the other steps of the same filter. Each pass
+    adds it again if the operator's YAML replaced the whole configuration in between.
     """
     filters_config = getattr(settings, "OPEN_EDX_FILTERS_CONFIG", None)
-    if filters_config is None:
+    if not isinstance(filters_config, dict):
         filters_config = {}
         settings.OPEN_EDX_FILTERS_CONFIG = filters_config
     filter_config = filters_config.get(filter_type)

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("tutor.hooks", reason="the Tutor lane needs the tutor package: run `make test-tutor`")
 
-from openedx_pok.settings.common import CREATION_FILTER, CREATION_STEP
+from openedx_pok.settings.common import CREATION_FILTER, CREATION_STEP, operator_value
 
 FRAGMENT_START = "# openedx-pok-credentials: values from the Tutor configuration"
 FRAGMENT_END = "# end of openedx-pok-credentials settings\n"
@@ -75,9 +75,10 @@ def test_settings_left_empty_in_tutor_keep_yaml_values_and_plugin_defaults(tutor
     settings = load_lms_settings("lms_settings_with_defaults")
 
     assert settings.POK_PAGE_ID == "page-from-yaml"
-    assert settings.POK_API_URL == "https://api.pok.tech/"
-    assert settings.POK_TIMEOUT == 10
-    assert settings.POK_TEMPLATE_ID == ""
+    # Nothing sets these: the plugin reads its own defaults.
+    assert operator_value(settings, "POK_API_URL") == "https://api.pok.tech/"
+    assert operator_value(settings, "POK_TIMEOUT") == 10
+    assert operator_value(settings, "POK_TEMPLATE_ID") == ""
 
 
 def test_the_schedule_and_the_filter_pipeline_are_extended_not_replaced(tutor_project, load_lms_settings):
@@ -155,7 +156,7 @@ def test_no_accounts_configured_writes_none(tutor_project, load_lms_settings):
 
     settings = load_lms_settings("lms_settings_no_accounts")
 
-    assert settings.POK_ACCOUNTS == {}  # the plugin's own default, not a value from Tutor
+    assert not hasattr(settings, "POK_ACCOUNTS")  # the plugin reads its own default, {}
     assert "POK_ACCOUNTS = " not in tutor_project.rendered(
         "apps", "openedx", "settings", "lms", "production.py"
     )

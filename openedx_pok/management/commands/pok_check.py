@@ -17,7 +17,7 @@ from django.core.checks import ERROR, run_checks
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
 
-from openedx_pok import accounts, platform_adapter
+from openedx_pok import accounts, checks, platform_adapter
 from openedx_pok.client import PokAuthError, PokClient, PokError, PokNotFound, PokUnavailable, get_client
 from openedx_pok.conf import COURSE_WAFFLE_FLAG_NAME, LEGACY_COURSE_WAFFLE_FLAG_NAME, setting
 from openedx_pok.models import CertificateTemplate, PokCertificate
@@ -110,8 +110,9 @@ class Command(BaseCommand):
                 report.problem(f"{name} is {value!r}: it must be a positive number of seconds.")
         if not isinstance(setting("POK_CUSTOM_PARAMETER_SOURCES"), dict):
             report.problem("POK_CUSTOM_PARAMETER_SOURCES must be a dict of parameter id -> source.")
-        # The plugin's system checks hold the rules for the URL, date format and emission type.
-        for message in run_checks():
+        # The plugin's system checks hold the rules for the URL, date format and emission type; the
+        # database checks (not part of a plain `check`) the rules for the template rows.
+        for message in [*run_checks(), *checks.database_check_messages()]:
             if not (message.id or "").startswith("openedx_pok."):
                 continue
             if message.level >= ERROR:
