@@ -473,7 +473,9 @@ def test_concurrent_posts_are_all_counted(server):
 # -- command line --------------------------------------------------------------------------------
 
 
-def test_command_line_serves_until_interrupted():
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_command_line_serves_until_interrupted(stop_signal):
+    """Also when started by a script in the background, where SIGINT is ignored until handled."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -490,6 +492,7 @@ def test_command_line_serves_until_interrupted():
         ],
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # noqa: PLW1509
     )
     try:
         url = process.stdout.readline().split(" at ")[1].strip()
@@ -502,7 +505,7 @@ def test_command_line_serves_until_interrupted():
         assert client.get_template("default-template").custom_parameters == ()
         assert [page.id for page in client.list_pages()] == ["landing"]
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         assert process.wait(timeout=10) == 0
         process.stdout.close()
 

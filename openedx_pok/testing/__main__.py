@@ -1,11 +1,13 @@
 """
-Serve a fake POK by hand: ``python -m openedx_pok.testing`` prints its URL and runs until Ctrl-C.
+Serve a fake POK by hand: ``python -m openedx_pok.testing`` prints its URL and runs until Ctrl-C
+or SIGTERM (its own handlers: a shell script's background job ignores SIGINT by default).
 
 Templates: ``--template ID[:NAME[:PARAM[=LABEL],...]]``, e.g.
 ``--template course-cert:Course certificate:grade=Final grade,hours=Hours``.
 """
 
 import argparse
+import signal
 import sys
 import threading
 
@@ -76,10 +78,11 @@ def main(argv=None) -> int:
             "Press Ctrl-C to stop.\n"
         )
         sys.stdout.flush()
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            sys.stdout.write("Stopped.\n")
+        stopping = threading.Event()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signal_number, lambda *_: stopping.set())
+        stopping.wait()
+        sys.stdout.write("Stopped.\n")
     return 0
 
 
