@@ -1,9 +1,9 @@
 """
 plugin_settings as the platform's settings modules run it: the ``common`` pass at the end of
 ``lms/envs/common.py``, then ``production.py`` applying the operator's YAML and running the
-``production`` pass; ``devstack.py`` star-importing production and running its own pass; ``test.py``
-star-importing common. Whatever the plugin derives follows the operator's values in every order.
-conf.py annotates every setting.
+``production`` pass; ``devstack.py`` star-importing production and running its own pass;
+``development.py`` (master) and ``test.py`` star-importing common. Whatever the plugin derives
+follows the operator's values in every order. conf.py annotates every setting.
 """
 
 import ast
@@ -25,7 +25,17 @@ from openedx_pok.settings.devstack import POK_SANDBOX_API_URL
 OTHER_STEP = "another_plugin.filters.SomeStep"
 OUR_BEAT_ENTRIES = {SWEEP_ENTRY, SYNC_ENTRY, RECONCILE_ENTRY}
 # production.py merges these YAML keys into the defaults instead of replacing them; none is ours.
-KEYS_WITH_MERGED_VALUES = {"CELERY_QUEUES", "JWT_AUTH", "REST_FRAMEWORK"}
+KEYS_WITH_MERGED_VALUES = {
+    "FEATURES",
+    "TRACKING_BACKENDS",
+    "EVENT_TRACKING_BACKENDS",
+    "JWT_AUTH",
+    "CELERY_QUEUES",
+    "REST_FRAMEWORK",
+    "EVENT_BUS_PRODUCER_CONFIG",
+    "DEFAULT_FILE_STORAGE",
+    "STATICFILES_STORAGE",
+}
 
 
 class PlatformSettings:
@@ -71,6 +81,14 @@ class PlatformSettings:
         add_plugins(module.__name__, "lms.djangoapp", "devstack")
         return module
 
+    def development(self, yaml):
+        """lms/envs/development.py (master's successor to devstack): common, its values, the devstack pass."""
+        module = self.module("platform_lms_development", star_import_from=self.common())
+        for key, value in yaml.items():
+            setattr(module, key, value)
+        add_plugins(module.__name__, "lms.djangoapp", "devstack")
+        return module
+
     def test(self, yaml):
         """lms/envs/test.py: common, values of its own (here the operator's), the test pass."""
         module = self.module("platform_lms_test", star_import_from=self.common())
@@ -87,7 +105,7 @@ class PlatformSettings:
             sys.modules.pop(name, None)
 
 
-ORDERS = ("production", "devstack", "test")
+ORDERS = ("production", "devstack", "development", "test")
 
 
 @pytest.fixture
@@ -149,7 +167,13 @@ def test_the_operators_entries_set_before_the_common_pass_stay_as_written(platfo
 
 
 @pytest.mark.parametrize(
-    ("order", "url"), [("production", None), ("devstack", POK_SANDBOX_API_URL), ("test", POK_SANDBOX_API_URL)]
+    ("order", "url"),
+    [
+        ("production", None),
+        ("devstack", POK_SANDBOX_API_URL),
+        ("development", POK_SANDBOX_API_URL),
+        ("test", POK_SANDBOX_API_URL),
+    ],
 )
 def test_development_and_test_settings_point_at_the_sandbox(platform, order, url):
     module = platform.build(order, yaml={})

@@ -15,12 +15,11 @@ from openedx_pok.settings.common import CREATION_FILTER, CREATION_STEP, operator
 FRAGMENT_START = "# openedx-pok-credentials: values from the Tutor configuration"
 FRAGMENT_END = "# end of openedx-pok-credentials settings\n"
 
-# Stands for lms/envs/common.py and production.py up to their `add_plugins` calls: a value the
-# operator set in the YAML configuration, a schedule entry of the platform, a filter step of another plugin.
+# Stands for lms/envs/common.py (a schedule entry of the platform, a filter step of another plugin,
+# then the common pass) and production.py (the operator's YAML, then the production pass).
 PLATFORM_SETTINGS = """
 from edx_django_utils.plugins import add_plugins
 
-POK_PAGE_ID = "page-from-yaml"
 CELERYBEAT_SCHEDULE = {"platform-task": {"task": "platform.tasks.nightly", "schedule": 86400.0}}
 OPEN_EDX_FILTERS_CONFIG = {
     "org.openedx.learning.certificate.creation.requested.v1": {
@@ -28,8 +27,10 @@ OPEN_EDX_FILTERS_CONFIG = {
         "pipeline": ["other_plugin.steps.Step"],
     },
 }
-
 add_plugins(__name__, "lms.djangoapp", "common")
+
+POK_PAGE_ID = "page-from-yaml"
+{yaml_lines}
 add_plugins(__name__, "lms.djangoapp", "production")
 """
 
@@ -44,14 +45,14 @@ def rendered_fragment(settings_file: str) -> str:
 def load_lms_settings(tutor_project, tmp_path, monkeypatch):
     """Import a settings module made of the platform's part and the fragment Tutor rendered."""
 
-    def load(module_name: str, platform_lines: str = ""):
+    def load(module_name: str, yaml_lines: str = ""):
         fragment = rendered_fragment(
             tutor_project.rendered("apps", "openedx", "settings", "lms", "production.py")
         )
         package = tmp_path / "settings_under_test"
         package.mkdir(exist_ok=True)
         (package / f"{module_name}.py").write_text(
-            platform_lines + "\n" + PLATFORM_SETTINGS + "\n" + fragment, encoding="utf-8"
+            PLATFORM_SETTINGS.replace("{yaml_lines}", yaml_lines) + "\n" + fragment, encoding="utf-8"
         )
         monkeypatch.syspath_prepend(str(package))
         monkeypatch.delitem(sys.modules, module_name, raising=False)
@@ -114,9 +115,13 @@ def test_the_schedule_and_the_filter_pipeline_are_extended_not_replaced(tutor_pr
 def test_periodic_tasks_follow_the_operators_pok_queue(tutor_project, load_lms_settings):
     tutor_project.configure(POK_API_KEY="k")
 
-    settings = load_lms_settings("lms_settings_with_queue", platform_lines='POK_CELERY_QUEUE = "pok"')
+    settings = load_lms_settings("lms_settings_with_queue", yaml_lines='POK_CELERY_QUEUE = "pok"')
 
-    for name in ("openedx-pok-sweep-credentials", "openedx-pok-sync-credential-statuses"):
+    for name in (
+        "openedx-pok-sweep-credentials",
+        "openedx-pok-sync-credential-statuses",
+        "openedx-pok-reconcile-certificates",
+    ):
         assert settings.CELERYBEAT_SCHEDULE[name]["options"] == {"queue": "pok"}
 
 
