@@ -66,36 +66,30 @@ class PlatformSettings:
         add_plugins(module.__name__, "lms.djangoapp", "common")
         return module
 
-    def production(self, yaml):
-        """lms/envs/production.py: common, the YAML over it (vars().update), the production pass."""
-        module = self.module("platform_lms_production", star_import_from=self.common())
-        for key, value in yaml.items():
-            if key not in KEYS_WITH_MERGED_VALUES:
-                setattr(module, key, value)
-        add_plugins(module.__name__, "lms.djangoapp", "production")
+    def settings_file(self, name, star_import_from, values, settings_type):
+        """A settings file: star-imports another, sets its values, runs one plugin pass."""
+        module = self.module(name, star_import_from=star_import_from)
+        for key, value in values.items():
+            setattr(module, key, value)
+        add_plugins(module.__name__, "lms.djangoapp", settings_type)
         return module
 
+    def production(self, yaml):
+        """lms/envs/production.py: common, the YAML over it (vars().update), the production pass."""
+        replaced = {key: value for key, value in yaml.items() if key not in KEYS_WITH_MERGED_VALUES}
+        return self.settings_file("platform_lms_production", self.common(), replaced, "production")
+
     def devstack(self, yaml):
-        """lms/envs/devstack.py: everything production does, then its own values and the devstack pass."""
-        module = self.module("platform_lms_devstack", star_import_from=self.production(yaml))
-        add_plugins(module.__name__, "lms.djangoapp", "devstack")
-        return module
+        """lms/envs/devstack.py: everything production does, then the devstack pass."""
+        return self.settings_file("platform_lms_devstack", self.production(yaml), {}, "devstack")
 
     def development(self, yaml):
         """lms/envs/development.py (master's successor to devstack): common, its values, the devstack pass."""
-        module = self.module("platform_lms_development", star_import_from=self.common())
-        for key, value in yaml.items():
-            setattr(module, key, value)
-        add_plugins(module.__name__, "lms.djangoapp", "devstack")
-        return module
+        return self.settings_file("platform_lms_development", self.common(), yaml, "devstack")
 
     def test(self, yaml):
         """lms/envs/test.py: common, values of its own (here the operator's), the test pass."""
-        module = self.module("platform_lms_test", star_import_from=self.common())
-        for key, value in yaml.items():
-            setattr(module, key, value)
-        add_plugins(module.__name__, "lms.djangoapp", "test")
-        return module
+        return self.settings_file("platform_lms_test", self.common(), yaml, "test")
 
     def build(self, order, yaml):
         return getattr(self, order)(yaml)
