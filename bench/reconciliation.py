@@ -32,7 +32,7 @@ def timed_pass() -> tuple[float, int, dict]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from openedx_pok.services import reconciliation
+    from openedx_pok.services.issuing import reconciliation
 
     with CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()

@@ -40,7 +40,7 @@ def issue_one_certificate(server, tasks):
     from lms.djangoapps.certificates.generation_handler import _generate_certificate_task
 
     from openedx_pok.models import PokCertificate
-    from openedx_pok.services import status, sweep
+    from openedx_pok.services.issuing import status, sweep
 
     course_key = create_python_course()
     learner = get_user_model().objects.create_user(username="ana", email="ana@example.com", password=None)

@@ -17,7 +17,7 @@ from opaque_keys.edx.keys import CourseKey
 
 from demo import platform_actions, runtime, seed
 from openedx_pok.models import PokCertificate
-from openedx_pok.services.template_choice import NoTemplateConfigured, choose_template
+from openedx_pok.services.templates.template_choice import NoTemplateConfigured, choose_template
 
 AUTO_REFRESH_SECONDS = 4
 

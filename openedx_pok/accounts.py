@@ -49,6 +49,11 @@ def names() -> list[str]:
     return [DEFAULT, *sorted(name for name in configured() if name != DEFAULT)]
 
 
+def several() -> bool:
+    """Whether the site issues with more than the default account: the admin then shows which one."""
+    return len(names()) > 1
+
+
 def get(name: str | None = None) -> Account:
     """The account's details; raises UnknownAccount for a name no longer configured."""
     name = name or DEFAULT

@@ -11,7 +11,8 @@ from uuid import UUID
 from opaque_keys.edx.keys import CourseKey
 
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import creation, lifecycle, operator_actions
+from openedx_pok.services import lifecycle
+from openedx_pok.services.issuing import creation, operator_actions
 from openedx_pok.services.lifecycle import IssuanceError
 
 __all__ = [

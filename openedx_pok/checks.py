@@ -19,7 +19,7 @@ from openedx_pok import accounts
 from openedx_pok.client import call_deadline
 from openedx_pok.conf import setting
 from openedx_pok.models import CertificateTemplate, EmissionType
-from openedx_pok.services import value_sources
+from openedx_pok.services.templates import value_sources
 from openedx_pok.settings.common import pipeline_steps
 
 DATE_FORMATS = ("dd/MM/yyyy", "MM/dd/yyyy")

@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from openedx_filters import PipelineStep
 from openedx_filters.exceptions import OpenEdxFilterException
 
-from openedx_pok.services import creation, rendering
+from openedx_pok.services.issuing import creation
+from openedx_pok.services.pages import rendering
 
 log = logging.getLogger(__name__)
 

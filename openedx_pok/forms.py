@@ -1,6 +1,7 @@
 """
 The admin's form for a course or organisation template row: a readable error for a malformed course
-key, and the template checked against POK (``services.template_verification``) before it is saved.
+key, and the template checked against POK (``services.templates.template_verification``) before it
+is saved.
 """
 
 from django import forms
@@ -10,7 +11,7 @@ from opaque_keys.edx.keys import CourseKey
 
 from openedx_pok import accounts
 from openedx_pok.models import CertificateTemplate
-from openedx_pok.services import template_verification
+from openedx_pok.services.templates import template_verification
 
 
 class CertificateTemplateForm(forms.ModelForm):

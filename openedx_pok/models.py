@@ -15,7 +15,7 @@ KEPT_SHORT = {"last_error": 2000}
 
 
 class CredentialState(models.TextChoices):
-    """Where a credential stands; the moves between states are declared in ``services/lifecycle.py``."""
+    """Where a credential stands; the moves between states are declared in ``services/transitions.py``."""
 
     PENDING = "pending", _("Pending")
     REQUESTING = "requesting", _("Requesting from POK")

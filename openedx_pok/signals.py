@@ -8,7 +8,7 @@ retirement. A failure is logged with its traceback and the platform carries on.
 
 import logging
 
-from openedx_pok.services import operator_actions, retirement
+from openedx_pok.services.issuing import operator_actions, retirement
 
 log = logging.getLogger(__name__)
 

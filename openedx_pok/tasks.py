@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from celery import shared_task
 from django.core.cache import cache
 
-from openedx_pok.services import reconciliation, sending, status, sweep
+from openedx_pok.services.issuing import reconciliation, sending, status, sweep
 
 log = logging.getLogger(__name__)
 

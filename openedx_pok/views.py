@@ -24,7 +24,9 @@ from opaque_keys.edx.keys import CourseKey
 
 from openedx_pok import platform_adapter
 from openedx_pok.models import PokCertificate
-from openedx_pok.services import descriptions, lifecycle, queueing, status
+from openedx_pok.services import lifecycle, queueing
+from openedx_pok.services.issuing import status
+from openedx_pok.services.pages import descriptions
 
 # The staff lookup answers with at most this many credentials.
 LOOKUP_LIMIT = 500

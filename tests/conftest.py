@@ -298,7 +298,7 @@ def credential_in(fake_pok, make_learner, course_key, enable_pok_for_course, cou
     POK (faults injected where the state needs them), in ``course_key`` unless another is given.
     """
     from openedx_pok.models import CredentialState as S
-    from openedx_pok.services import creation, operator_actions, sending
+    from openedx_pok.services.issuing import creation, operator_actions, sending
 
     enable_pok_for_course(course_key)
     faults = {

@@ -7,7 +7,8 @@ from django.utils import timezone
 from openedx_filters.learning.filters import CertificateCreationRequested
 
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import policy, sweep
+from openedx_pok.services import policy
+from openedx_pok.services.issuing import sweep
 
 S = CredentialState
 

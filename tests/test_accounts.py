@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from openedx_pok import accounts
 from openedx_pok.models import CertificateTemplate, CredentialState, PokCertificate
-from openedx_pok.services import operator_actions, policy, reconciliation, retirement, status
+from openedx_pok.services import policy
+from openedx_pok.services.issuing import operator_actions, reconciliation, retirement, status
 from tests.issuing import credential_of, request_certificate, settle
 
 S = CredentialState
@@ -196,7 +197,7 @@ def test_missing_values_come_from_the_top_level_settings_but_never_the_key(setti
 def test_overdue_checks_of_every_account_are_caught_by_the_safety_net(
     two_accounts, queued_tasks, make_learner, pok_course, school_course, course_grade
 ):
-    from openedx_pok.services import sweep
+    from openedx_pok.services.issuing import sweep
 
     two_accounts.emit_after = None
     for course in (pok_course, school_course):

@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 from opaque_keys.edx.keys import CourseKey
 
-from openedx_pok.services import adoption
+from openedx_pok.services.adoption import rows, tables
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 PY101 = "course-v1:LegacyX+PY101+2025"
@@ -45,7 +45,7 @@ def certificate_row(**fields):
     ],
 )
 def test_poks_states_map_as_the_status_sync_reads_them(pok_state, state, due_now):
-    fields, left_out = adoption.credential_fields(certificate_row(state=pok_state), now=NOW)
+    fields, left_out = rows.credential_fields(certificate_row(state=pok_state), now=NOW)
 
     assert fields["state"] == state
     assert fields["pok_state"] == (pok_state or "")
@@ -55,9 +55,9 @@ def test_poks_states_map_as_the_status_sync_reads_them(pok_state, state, due_now
 
 
 def test_dates_come_back_aware_whatever_the_database_hands_over():
-    as_text = adoption.credential_fields(certificate_row(emission_date="2025-06-01 10:00:00"), now=NOW)[0]
-    naive = adoption.credential_fields(certificate_row(emission_date=datetime(2025, 6, 1, 10)), now=NOW)[0]
-    aware = adoption.credential_fields(
+    as_text = rows.credential_fields(certificate_row(emission_date="2025-06-01 10:00:00"), now=NOW)[0]
+    naive = rows.credential_fields(certificate_row(emission_date=datetime(2025, 6, 1, 10)), now=NOW)[0]
+    aware = rows.credential_fields(
         certificate_row(emission_date="2025-06-01T12:00:00+02:00", created=None), now=NOW
     )[0]
 
@@ -70,18 +70,16 @@ def test_dates_come_back_aware_whatever_the_database_hands_over():
 def test_the_mode_is_read_from_the_tags_the_existing_plugin_sent():
     as_json = json.dumps(["StudentId:3", f"CourseId:{PY101}", "Mode:verified"])
 
-    assert adoption.credential_fields(certificate_row(tags=as_json), now=NOW)[0]["mode"] == "verified"
-    assert adoption.credential_fields(certificate_row(tags=["Mode:None"]), now=NOW)[0]["mode"] == ""
-    assert adoption.credential_fields(certificate_row(tags=None), now=NOW)[0]["tags"] == []
+    assert rows.credential_fields(certificate_row(tags=as_json), now=NOW)[0]["mode"] == "verified"
+    assert rows.credential_fields(certificate_row(tags=["Mode:None"]), now=NOW)[0]["mode"] == ""
+    assert rows.credential_fields(certificate_row(tags=None), now=NOW)[0]["tags"] == []
 
 
 @pytest.mark.parametrize(
     ("value", "kept"), [("pok", "pok"), ("blockchain", "blockchain"), ("nft", ""), (None, "")]
 )
 def test_only_emission_types_pok_knows_are_kept(value, kept):
-    assert (
-        adoption.credential_fields(certificate_row(emission_type=value), now=NOW)[0]["emission_type"] == kept
-    )
+    assert rows.credential_fields(certificate_row(emission_type=value), now=NOW)[0]["emission_type"] == kept
 
 
 @pytest.mark.parametrize(
@@ -95,11 +93,11 @@ def test_only_emission_types_pok_knows_are_kept(value, kept):
 )
 def test_rows_that_cannot_be_credentials_say_why(fields, reason):
     with pytest.raises(ValueError, match=reason):
-        adoption.credential_fields(certificate_row(**fields), now=NOW)
+        rows.credential_fields(certificate_row(**fields), now=NOW)
 
 
 def test_values_too_long_for_this_plugin_are_left_out_and_noted():
-    fields, left_out = adoption.credential_fields(
+    fields, left_out = rows.credential_fields(
         certificate_row(
             page="p" * 65, receiver_email="a" * 250 + "@b.co", custom_parameters='{"grade": "90"}'
         ),
@@ -115,7 +113,7 @@ def test_values_too_long_for_this_plugin_are_left_out_and_noted():
 
 
 def test_a_course_template_row_becomes_a_course_row_for_every_mode():
-    fields = adoption.template_fields(
+    fields = rows.template_fields(
         {"id": 2, "course_id": PY101, "template_id": " tpl ", "page_id": None, "emission_type": None}
     )
 
@@ -126,7 +124,7 @@ def test_a_course_template_row_becomes_a_course_row_for_every_mode():
 
 def test_template_rows_from_before_the_existing_plugins_migration_0004_are_read_too():
     """Its 0002 named the course column course_id_id; 0004 renamed it."""
-    fields = adoption.template_fields({"id": 2, "course_id_id": PY101, "template_id": "tpl"})
+    fields = rows.template_fields({"id": 2, "course_id_id": PY101, "template_id": "tpl"})
 
     assert fields["course_key"] == CourseKey.from_string(PY101)
 
@@ -144,14 +142,14 @@ def test_template_rows_this_plugin_cannot_hold_say_why(fields, reason):
     row = {"id": 2, "course_id": PY101, "template_id": "tpl", **fields}
 
     with pytest.raises(ValueError, match=reason):
-        adoption.template_fields(row)
+        rows.template_fields(row)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_tables_of_this_plugin_are_never_taken_for_the_existing_plugins():
     """A development database where our tables exist but the renamed migrations are not recorded."""
-    with connection.schema_editor() as editor, pytest.raises(adoption.AdoptionError) as raised:
-        adoption.set_aside_legacy_tables(editor)
+    with connection.schema_editor() as editor, pytest.raises(tables.AdoptionError) as raised:
+        tables.set_aside_legacy_tables(editor)
 
     assert "migrate openedx_pok 0002_credentials_and_templates --fake" in str(raised.value)
     assert "openedx_pok_pokcertificate" in connection.introspection.table_names()

@@ -21,7 +21,7 @@ from django.core.signals import request_started
 from django.utils import timezone, translation
 
 from openedx_pok.models import CertificateTemplate, CredentialState, PokCertificate
-from openedx_pok.services import operator_actions, status, sweep
+from openedx_pok.services.issuing import operator_actions, status, sweep
 from tests.chromium import Browser, chromium
 
 pytestmark = [

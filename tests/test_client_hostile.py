@@ -14,7 +14,6 @@ import tracemalloc
 
 import pytest
 
-from openedx_pok import client_transport
 from openedx_pok.client import (
     MAX_POK_ID_LENGTH,
     MAX_POK_STATE_LENGTH,
@@ -29,6 +28,7 @@ from openedx_pok.client import (
     PokUnavailable,
     PokValidationError,
     log_safe,
+    transport,
 )
 from openedx_pok.models import PokCertificate
 from tests.hostile_server import Answer, HostileServer, endless, sized
@@ -536,6 +536,6 @@ def test_log_safe(value, shown):
 
 
 def test_json_depth_is_checked_without_recursion():
-    with pytest.raises(client_transport.UnusableAnswer):
-        client_transport.parse_json(b"[" * 5000 + b"]" * 5000)
-    assert client_transport.parse_json(b'{"a": {"b": [1, {"c": 2}]}}') == {"a": {"b": [1, {"c": 2}]}}
+    with pytest.raises(transport.UnusableAnswer):
+        transport.parse_json(b"[" * 5000 + b"]" * 5000)
+    assert transport.parse_json(b'{"a": {"b": [1, {"c": 2}]}}') == {"a": {"b": [1, {"c": 2}]}}

@@ -9,7 +9,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import creation, operator_actions, policy, sending
+from openedx_pok.services import policy
+from openedx_pok.services.issuing import creation, operator_actions, sending
 
 S = CredentialState
 

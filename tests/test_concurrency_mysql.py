@@ -10,7 +10,7 @@ import pytest
 from django.db import connection, transaction
 
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import creation, sending, sweep
+from openedx_pok.services.issuing import creation, sending, sweep
 from tests.issuing import request_certificate, settle
 
 pytestmark = [

@@ -317,7 +317,7 @@ def test_seeding_twice_changes_nothing():
 def test_seeded_courses_are_switched_on_and_choose_their_templates_at_each_level(settings):
     from demo import seed
     from openedx_pok.platform_adapter import is_pok_enabled_for_course
-    from openedx_pok.services.template_choice import choose_template
+    from openedx_pok.services.templates.template_choice import choose_template
 
     settings.POK_TEMPLATE_ID = seed.DEFAULT_TEMPLATE_ID
     seed.seed()

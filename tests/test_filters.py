@@ -3,7 +3,8 @@
 import pytest
 from openedx_filters.learning.filters import CertificateCreationRequested, CertificateRenderStarted
 
-from openedx_pok.services import creation, rendering
+from openedx_pok.services.issuing import creation
+from openedx_pok.services.pages import rendering
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from openedx_pok.models import CertificateTemplate, CredentialState, PokCertificate
-from openedx_pok.services import creation, lifecycle, sending, sweep
+from openedx_pok.services import transitions
+from openedx_pok.services.issuing import creation, sending, sweep
 from tests.issuing import credential_of, request_certificate, settle
 
 S = CredentialState
@@ -96,7 +97,7 @@ def test_a_passing_learner_gets_exactly_the_expected_credential(
     assert credential.letter_grade == "Pass"
     assert credential.generation_mode == "batch"
     assert credential.attempts == 1
-    assert [name for name, _ in tracked_events] == [lifecycle.EVENT_REQUESTED, lifecycle.EVENT_EMITTED]
+    assert [name for name, _ in tracked_events] == [transitions.EVENT_REQUESTED, transitions.EVENT_EMITTED]
     for _, data in tracked_events:
         assert "ana@example.com" not in str(data)
         assert "García" not in str(data)

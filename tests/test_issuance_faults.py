@@ -12,7 +12,8 @@ from django.utils import timezone
 from openedx_pok import client
 from openedx_pok.conf import setting
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import lifecycle, sweep
+from openedx_pok.services import transitions
+from openedx_pok.services.issuing import sweep
 from tests.issuing import credential_of, request_certificate, settle
 
 S = CredentialState
@@ -195,7 +196,7 @@ def test_a_refusal_fails_with_poks_reason_and_no_retry_storm(
         queued_tasks.run()
     assert fake_pok.calls["POST credential"] == 1
     assert credential_of(learners[0], pok_course).state == S.FAILED
-    assert lifecycle.EVENT_FAILED in [name for name, _ in tracked_events]
+    assert transitions.EVENT_FAILED in [name for name, _ in tracked_events]
 
 
 @transactional

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from openedx_pok import client
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import lifecycle, operator_actions, policy, status, sweep
+from openedx_pok.services import lifecycle, policy, transitions
+from openedx_pok.services.issuing import operator_actions, status, sweep
 from tests.issuing import credential_of, request_certificate, revoked_certificate_data, settle
 
 S = CredentialState
@@ -161,9 +162,9 @@ def test_a_certificate_revoked_after_issuing_is_revoked_here(
     credential = credential_of(learner, pok_course)
     assert credential.state == S.REVOKED
     assert credential.pok_credential_id in fake_pok.credentials
-    assert tracked_events[-1][0] == lifecycle.EVENT_REVOKED
+    assert tracked_events[-1][0] == transitions.EVENT_REVOKED
     send_revoked(learner, pok_course)  # the signal is sent again: nothing changes
-    assert [name for name, _ in tracked_events].count(lifecycle.EVENT_REVOKED) == 1
+    assert [name for name, _ in tracked_events].count(transitions.EVENT_REVOKED) == 1
 
 
 @transactional
@@ -272,7 +273,7 @@ def test_an_operators_revocation_survives_a_new_request_from_the_platform(
         settle(queued_tasks)
     operator_actions.revoke(credential_of(learner, pok_course), "issued by mistake")
 
-    with caplog.at_level("INFO", logger="openedx_pok.services.creation"):
+    with caplog.at_level("INFO", logger="openedx_pok.services.issuing.creation"):
         request_certificate(learner, pok_course, course_grade())
     settle(queued_tasks)
 

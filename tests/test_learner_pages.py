@@ -16,7 +16,8 @@ from django.utils import timezone
 from openedx_filters.learning.filters import CertificateRenderStarted
 
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import learner_pages, lifecycle, pages
+from openedx_pok.services import lifecycle
+from openedx_pok.services.pages import frame, learner_pages
 
 STANDARD_PAGE = "Standard Open edX certificate"
 NO_LONGER_VALID = "This certificate is no longer valid"
@@ -385,7 +386,7 @@ def test_an_unexpected_error_lets_the_standard_page_render_and_is_logged(
     def broken_template(*args, **kwargs):
         raise RuntimeError("template engine exploded")
 
-    monkeypatch.setattr(pages, "render_to_string", broken_template)
+    monkeypatch.setattr(frame, "render_to_string", broken_template)
     with caplog.at_level(logging.ERROR):
         response = certificate_page(client, certified)
 

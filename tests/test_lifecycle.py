@@ -18,8 +18,9 @@ from django.utils import timezone
 from openedx_pok import client
 from openedx_pok.conf import setting
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import lifecycle, operator_actions, retirement, sending, status, sweep
-from openedx_pok.services.lifecycle import NEW, TRANSITIONS
+from openedx_pok.services import lifecycle
+from openedx_pok.services.issuing import operator_actions, retirement, sending, status, sweep
+from openedx_pok.services.transitions import NEW, TRANSITIONS
 from tests.issuing import request_certificate
 
 S = CredentialState

@@ -15,8 +15,9 @@ from django.utils import timezone
 from opaque_keys.edx.keys import CourseKey
 
 from openedx_pok.models import CertificateTemplate, CredentialState, PokCertificate
-from openedx_pok.services import lifecycle, operator_actions, policy, sweep
-from openedx_pok.services.template_choice import choose_template
+from openedx_pok.services import lifecycle, policy
+from openedx_pok.services.issuing import operator_actions, sweep
+from openedx_pok.services.templates.template_choice import choose_template
 from tests.conftest import ACTIVE_CERTIFICATE_CONFIG
 from tests.issuing import request_certificate
 from tests.legacy_plugin.site import LegacySite

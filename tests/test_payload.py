@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from openedx_pok.models import PokCertificate
-from openedx_pok.services import payload
+from openedx_pok.services.templates import payload
 from tests.issuing import request_certificate
 
 

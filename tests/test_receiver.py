@@ -2,7 +2,7 @@
 
 import pytest
 
-from openedx_pok.services import receiver
+from openedx_pok.services.templates import receiver
 
 
 @pytest.mark.parametrize(

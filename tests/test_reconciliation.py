@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from openedx_pok import tasks
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import reconciliation
+from openedx_pok.services.issuing import reconciliation
 from tests.issuing import credential_of, request_certificate, settle
 
 S = CredentialState

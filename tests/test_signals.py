@@ -8,7 +8,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import operator_actions, retirement
+from openedx_pok.services.issuing import operator_actions, retirement
 from tests.issuing import revoked_certificate_data
 
 

@@ -9,7 +9,7 @@ from celery import current_app
 from django.core.cache import cache
 
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import status
+from openedx_pok.services.issuing import status
 from tests.issuing import credential_of, request_certificate
 
 S = CredentialState

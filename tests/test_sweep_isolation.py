@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from openedx_pok import client
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import operator_actions, policy, sending, sweep
+from openedx_pok.services import policy
+from openedx_pok.services.issuing import operator_actions, sending, sweep
 
 S = CredentialState
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from openedx_pok import celery_schedule, tasks
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import policy, sweep
+from openedx_pok.services import policy
+from openedx_pok.services.issuing import sweep
 from tests.issuing import request_certificate
 
 transactional = pytest.mark.django_db(transaction=True)

@@ -3,7 +3,7 @@
 import pytest
 
 from openedx_pok.models import CertificateTemplate
-from openedx_pok.services.template_choice import NoTemplateConfigured, choose_template
+from openedx_pok.services.templates.template_choice import NoTemplateConfigured, choose_template
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import pytest
 
 from openedx_pok.client import PokNotFound, PokUnavailable, TemplateParameter
-from openedx_pok.services.template_definitions import (
+from openedx_pok.services.templates.template_definitions import (
     cache_key,
     forget_template_definition,
     get_template_definition,

@@ -9,8 +9,8 @@ import pytest
 
 from openedx_pok import platform_adapter
 from openedx_pok.client import TemplateParameter
-from openedx_pok.services import value_sources
-from openedx_pok.services.value_sources import UnfilledParameter
+from openedx_pok.services.templates import value_sources
+from openedx_pok.services.templates.value_sources import UnfilledParameter
 
 
 @pytest.mark.parametrize(

@@ -8,18 +8,18 @@ reused here: Django would take them for applied on its sites.
 
 from django.db import migrations
 
-from openedx_pok.services import adoption
+from openedx_pok.services.adoption import tables
 
 
 def set_aside(apps, schema_editor):
-    moved = adoption.set_aside_legacy_tables(schema_editor)
+    moved = tables.set_aside_legacy_tables(schema_editor)
     if moved:
         lines = [f"the existing POK plugin's table {table} is kept as {archive}" for table, archive in moved]
         print("".join(f"\n  openedx_pok: {line}" for line in lines), end="\n ")
 
 
 def restore(apps, schema_editor):
-    adoption.restore_legacy_tables(schema_editor)
+    tables.restore_legacy_tables(schema_editor)
 
 
 class Migration(migrations.Migration):

@@ -8,11 +8,11 @@ check. What cannot be adopted stays in the openedx_pok_legacy_* tables and is re
 from django.conf import settings
 from django.db import migrations
 
-from openedx_pok.services import adoption
+from openedx_pok.services.adoption import copying
 
 
 def adopt(apps, schema_editor):
-    report = adoption.adopt(
+    report = copying.adopt(
         schema_editor.connection,
         credential_model=apps.get_model("openedx_pok", "PokCertificate"),
         template_model=apps.get_model("openedx_pok", "CertificateTemplate"),

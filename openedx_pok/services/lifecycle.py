@@ -1,16 +1,14 @@
 """
-The credential lifecycle, declared once: every named transition, the states it leaves from, the
-state it reaches and what it does to the row (attempts, next check, last error, POK's state, who
-revoked), the tracking event it emits and the task that follows it.
+Applying the credential lifecycle: :func:`apply` moves a row along a transition of
+:mod:`~openedx_pok.services.transitions` (the table, declared once there) and does what its row
+says: the row's fields, the history, the log line, the tracking event and the task that follows.
 
 Every change of a credential's state goes through :func:`apply`; the issuing, status, sweep,
 operator and retirement services only decide *which* transition happens. The admin, ``pok_retry``,
 ``openedx_pok.api`` and the pages ask this module what is allowed (:func:`refusal`) and what the
-public sees of a state (:func:`public_state`). docs/states.md describes the same table; a test
-keeps them equal.
+public sees of a state (:func:`public_state`).
 """
 
-import enum
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,22 +20,16 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from openedx_pok import client, monitoring, platform_adapter
-from openedx_pok.models import CredentialState, PokCertificate, RevokedBy
+from openedx_pok.models import CredentialState, PokCertificate
 from openedx_pok.services import queueing
 from openedx_pok.services.policy import DUE_TOLERANCE, MAX_COUNTDOWN, Policy
+from openedx_pok.services.transitions import NEW, TRANSITIONS, Attempts, NextCheck, Text, Transition
 
 log = logging.getLogger(__name__)
 
 S = CredentialState
-# The source of the transition that creates a row; not a state a row can be in.
-NEW = "new"
 HISTORY_LIMIT = 50
 NOTE_LENGTH = 500
-
-EVENT_REQUESTED = "edx.pok.credential.requested"
-EVENT_EMITTED = "edx.pok.credential.emitted"
-EVENT_FAILED = "edx.pok.credential.failed"
-EVENT_REVOKED = "edx.pok.credential.revoked"
 
 # What the public sees of a state: the page and the status endpoint know only these four.
 PUBLIC_ISSUING, PUBLIC_EMITTED, PUBLIC_DELAYED, PUBLIC_REVOKED = "issuing", "emitted", "delayed", "revoked"
@@ -74,346 +66,6 @@ class DuplicateRisk(IssuanceError):
 class NoPokCredential(IssuanceError):
     """POK never confirmed a credential for this row, so there is nothing to read back."""
 
-
-class Attempts(enum.Enum):
-    KEEP = "kept"
-    COUNT = "one more"
-    REFUND = "one less (POK only slowed us down)"
-    RESET = "back to zero"
-
-
-class NextCheck(enum.Enum):
-    """When the lifecycle acts on the row next by itself (``next_attempt_at``), as the policy computes it."""
-
-    KEEP = "kept"
-    CLEAR = "none"
-    NOW = "now"
-    NOT_BEFORE = "when the course shows its certificates (now if it does)"
-    RETRY = "exponential backoff"
-    RATE_LIMIT = "POK's Retry-After"
-    NEXT_ROUND = "another round later, while rounds are left"
-    RESEND_UNKNOWN = "re-sent after POK_UNKNOWN_OUTCOME_RETRY_AFTER, when it is set"
-    FIRST_CHECK = "first status check"
-    NEXT_CHECK = "next status check, later as the credential ages"
-    CHECK_AFTER_ERROR = "next status check, not before POK's Retry-After"
-    LEASE = "held while this check runs"
-
-
-class FollowUp(enum.Enum):
-    NONE = ""
-    ISSUE = queueing.ISSUE_CREDENTIAL
-    CHECK = queueing.CHECK_CREDENTIAL_STATUS
-
-
-class Text(enum.Enum):
-    KEEP = "kept"
-    SET = "set"
-    CLEAR = "cleared"
-
-
-# Every field a re-issue clears: what described the previous POK credential.
-PREVIOUS_CREDENTIAL_FIELDS = (
-    "pok_credential_id",
-    "pok_state",
-    "view_url",
-    "image_url",
-    "image_url_expires_at",
-    "emission_date",
-    "requesting_since",
-)
-
-
-@dataclass(frozen=True)
-class Transition:
-    name: str
-    sources: frozenset[str]
-    # None: the credential stays in its state (only fields change, nothing enters the history).
-    target: str | None
-    description: str
-    attempts: Attempts = Attempts.KEEP
-    next_check: NextCheck = NextCheck.KEEP
-    last_error: Text = Text.KEEP
-    pok_state: Text = Text.KEEP
-    revoked_by: str = ""
-    event: str = ""
-    follow_up: FollowUp = FollowUp.NONE
-    clears: tuple[str, ...] = ()
-    starts_request: bool = False
-
-    def target_from(self, state: str) -> str:
-        return state if self.target is None else self.target
-
-
-_NOT_REVOKED = frozenset(S.values) - {S.REVOKED}
-_NOT_HELD_BY_POK = frozenset({S.PENDING, S.REQUESTING, S.RETRYING, S.FAILED, S.OUTCOME_UNKNOWN})
-
-TRANSITIONS: tuple[Transition, ...] = (
-    # -- the platform asks ------------------------------------------------------------------------
-    Transition(
-        "requested",
-        frozenset({NEW}),
-        S.PENDING,
-        "Open edX created the certificate: the credential is recorded and its sending queued.",
-        next_check=NextCheck.NOT_BEFORE,
-        event=EVENT_REQUESTED,
-        follow_up=FollowUp.ISSUE,
-    ),
-    Transition(
-        "reopened",
-        frozenset({S.REVOKED, S.FAILED}),
-        S.PENDING,
-        "Open edX asked again for a credential POK never held (revoked by Open edX or POK, or refused): "
-        "issued afresh.",
-        attempts=Attempts.RESET,
-        next_check=NextCheck.NOT_BEFORE,
-        last_error=Text.CLEAR,
-        event=EVENT_REQUESTED,
-        follow_up=FollowUp.ISSUE,
-        clears=("requesting_since", "emission_date"),
-    ),
-    Transition(
-        "reopened_to_recheck",
-        frozenset({S.REVOKED}),
-        S.PROCESSING,
-        "Open edX asked again for a revoked credential POK holds: POK's own state is read again.",
-        next_check=NextCheck.NOW,
-        event=EVENT_REQUESTED,
-        follow_up=FollowUp.CHECK,
-    ),
-    Transition(
-        "reopened_as_unknown",
-        frozenset({S.REVOKED}),
-        S.OUTCOME_UNKNOWN,
-        "Open edX asked again for a credential revoked while its request was unanswered: POK may hold it.",
-        next_check=NextCheck.CLEAR,
-        last_error=Text.SET,
-        event=EVENT_REQUESTED,
-    ),
-    # -- sending ----------------------------------------------------------------------------------
-    Transition(
-        "claimed",
-        frozenset({S.PENDING, S.RETRYING}),
-        S.REQUESTING,
-        "A worker marks the credential as being sent, and commits, before its single POST.",
-        attempts=Attempts.COUNT,
-        next_check=NextCheck.CLEAR,
-        starts_request=True,
-    ),
-    Transition(
-        "accepted",
-        frozenset({S.REQUESTING, S.OUTCOME_UNKNOWN, S.FAILED}),
-        S.PROCESSING,
-        "POK holds the credential and is producing it; its status checks begin.",
-        next_check=NextCheck.FIRST_CHECK,
-        last_error=Text.CLEAR,
-        pok_state=Text.SET,
-        follow_up=FollowUp.CHECK,
-    ),
-    Transition(
-        "emitted",
-        frozenset({S.REQUESTING, S.PROCESSING, S.OUTCOME_UNKNOWN, S.FAILED}),
-        S.EMITTED,
-        "POK emitted the credential.",
-        next_check=NextCheck.CLEAR,
-        last_error=Text.CLEAR,
-        pok_state=Text.SET,
-        event=EVENT_EMITTED,
-    ),
-    Transition(
-        "rate_limited",
-        frozenset({S.REQUESTING, S.OUTCOME_UNKNOWN}),
-        S.RETRYING,
-        "POK answered 429 with Retry-After: nothing was created; sent again when POK said, without "
-        "spending an attempt.",
-        attempts=Attempts.REFUND,
-        next_check=NextCheck.RATE_LIMIT,
-        last_error=Text.SET,
-        follow_up=FollowUp.ISSUE,
-    ),
-    Transition(
-        "retry_scheduled",
-        frozenset({S.REQUESTING, S.OUTCOME_UNKNOWN}),
-        S.RETRYING,
-        "POK was unreachable or failing and created nothing: sent again after a growing delay.",
-        next_check=NextCheck.RETRY,
-        last_error=Text.SET,
-        follow_up=FollowUp.ISSUE,
-    ),
-    Transition(
-        "round_failed",
-        frozenset({S.REQUESTING, S.OUTCOME_UNKNOWN}),
-        S.FAILED,
-        "POK stayed unavailable for a whole round of attempts: another round later, while rounds are left.",
-        next_check=NextCheck.NEXT_ROUND,
-        last_error=Text.SET,
-        event=EVENT_FAILED,
-        follow_up=FollowUp.ISSUE,
-    ),
-    Transition(
-        "preparation_retry",
-        frozenset({S.PENDING, S.RETRYING}),
-        S.RETRYING,
-        "The request could not be prepared for a passing reason (POK's template unavailable, a platform "
-        "error); nothing was sent. Counts as an attempt.",
-        attempts=Attempts.COUNT,
-        next_check=NextCheck.RETRY,
-        last_error=Text.SET,
-        follow_up=FollowUp.ISSUE,
-    ),
-    Transition(
-        "preparation_round_failed",
-        frozenset({S.PENDING, S.RETRYING}),
-        S.FAILED,
-        "The request could not be prepared for a whole round of attempts; nothing was sent.",
-        attempts=Attempts.COUNT,
-        next_check=NextCheck.NEXT_ROUND,
-        last_error=Text.SET,
-        event=EVENT_FAILED,
-        follow_up=FollowUp.ISSUE,
-    ),
-    Transition(
-        "refused",
-        frozenset({S.PENDING, S.RETRYING, S.REQUESTING, S.OUTCOME_UNKNOWN}),
-        S.FAILED,
-        "POK refused the credential (400, 401, 403, 404, 422), or the plugin cannot describe it (no "
-        "template, a parameter without value): waits for a person.",
-        next_check=NextCheck.CLEAR,
-        last_error=Text.SET,
-        event=EVENT_FAILED,
-    ),
-    Transition(
-        "answer_lost",
-        frozenset({S.REQUESTING, S.OUTCOME_UNKNOWN}),
-        S.OUTCOME_UNKNOWN,
-        "The POST was sent but no answer was recorded: POK may or may not hold the credential. Never "
-        "sent again without an operator (or POK_UNKNOWN_OUTCOME_RETRY_AFTER).",
-        next_check=NextCheck.RESEND_UNKNOWN,
-        last_error=Text.SET,
-        follow_up=FollowUp.ISSUE,
-    ),
-    # -- status checks ----------------------------------------------------------------------------
-    Transition(
-        "check_started",
-        frozenset({S.PROCESSING}),
-        None,
-        "A status check holds the row while it asks POK, so a duplicate task stands back.",
-        next_check=NextCheck.LEASE,
-    ),
-    Transition(
-        "still_processing",
-        frozenset({S.PROCESSING}),
-        None,
-        "POK is still producing the credential: the next check is scheduled, later each time.",
-        next_check=NextCheck.NEXT_CHECK,
-        last_error=Text.CLEAR,
-        pok_state=Text.SET,
-        follow_up=FollowUp.CHECK,
-    ),
-    Transition(
-        "check_failed",
-        frozenset({S.PROCESSING}),
-        None,
-        "POK could not be asked (unreachable, key refused): asked again later.",
-        next_check=NextCheck.CHECK_AFTER_ERROR,
-        last_error=Text.SET,
-        follow_up=FollowUp.CHECK,
-    ),
-    Transition(
-        "pok_state_seen",
-        frozenset({S.PROCESSING, S.EMITTED, S.FAILED, S.REVOKED}),
-        None,
-        "What POK says is recorded without changing the state: an early check of a credential still "
-        "processing, a re-read of an emitted one, or POK's answer for a credential revoked here.",
-        pok_state=Text.SET,
-    ),
-    Transition(
-        "failed_in_pok",
-        frozenset({S.REQUESTING, S.OUTCOME_UNKNOWN, S.PROCESSING}),
-        S.FAILED,
-        "POK reports the credential aborted or its signature rejected, or no longer knows it.",
-        next_check=NextCheck.CLEAR,
-        last_error=Text.SET,
-        pok_state=Text.SET,
-        event=EVENT_FAILED,
-    ),
-    # -- revocations ------------------------------------------------------------------------------
-    Transition(
-        "revoked_by_platform",
-        _NOT_REVOKED,
-        S.REVOKED,
-        "Open edX revoked the certificate (CERTIFICATE_REVOKED): a credential not sent yet never is.",
-        next_check=NextCheck.CLEAR,
-        revoked_by=RevokedBy.PLATFORM,
-        event=EVENT_REVOKED,
-    ),
-    Transition(
-        "revoked_in_pok",
-        frozenset({S.REQUESTING, S.OUTCOME_UNKNOWN, S.PROCESSING, S.EMITTED, S.FAILED}),
-        S.REVOKED,
-        "POK reports the credential revoked.",
-        next_check=NextCheck.CLEAR,
-        pok_state=Text.SET,
-        revoked_by=RevokedBy.POK,
-        event=EVENT_REVOKED,
-    ),
-    Transition(
-        "revoked_by_operator",
-        _NOT_REVOKED,
-        S.REVOKED,
-        "An operator revoked it (admin, openedx_pok.api): a new request from Open edX does not undo it.",
-        next_check=NextCheck.CLEAR,
-        revoked_by=RevokedBy.OPERATOR,
-        event=EVENT_REVOKED,
-    ),
-    Transition(
-        "retired",
-        _NOT_HELD_BY_POK,
-        S.REVOKED,
-        "The learner was retired before POK held the credential: it is never sent.",
-        next_check=NextCheck.CLEAR,
-        revoked_by=RevokedBy.RETIREMENT,
-        event=EVENT_REVOKED,
-    ),
-    # -- operators and the sweep ------------------------------------------------------------------
-    Transition(
-        "retried_by_operator",
-        frozenset({S.PENDING, S.RETRYING, S.FAILED, S.OUTCOME_UNKNOWN}),
-        S.PENDING,
-        "An operator sends it now (admin, pok_retry); an unknown outcome only when they accept the "
-        "duplicate risk.",
-        next_check=NextCheck.CLEAR,
-        follow_up=FollowUp.ISSUE,
-    ),
-    Transition(
-        "reissued",
-        frozenset({S.EMITTED, S.FAILED, S.OUTCOME_UNKNOWN, S.REVOKED}),
-        S.PENDING,
-        "An operator asks for a brand-new POK credential (it costs a credit); the previous POK id stays "
-        "in the history.",
-        attempts=Attempts.RESET,
-        next_check=NextCheck.CLEAR,
-        last_error=Text.CLEAR,
-        event=EVENT_REQUESTED,
-        follow_up=FollowUp.ISSUE,
-        clears=PREVIOUS_CREDENTIAL_FIELDS,
-    ),
-    Transition(
-        "another_round",
-        frozenset({S.FAILED}),
-        S.PENDING,
-        "The sweep gives a credential that failed during an outage another round of attempts.",
-        next_check=NextCheck.CLEAR,
-        follow_up=FollowUp.ISSUE,
-    ),
-    Transition(
-        "resent_after_unknown",
-        frozenset({S.OUTCOME_UNKNOWN}),
-        S.PENDING,
-        "POK_UNKNOWN_OUTCOME_RETRY_AFTER is set and has passed: sent again, at the risk of a duplicate.",
-        next_check=NextCheck.CLEAR,
-        follow_up=FollowUp.ISSUE,
-    ),
-)
 
 TRANSITIONS_BY_NAME = {transition.name: transition for transition in TRANSITIONS}
 
@@ -504,7 +156,7 @@ def apply(
 
     changed = target != source or credential.pok_state != previous_pok_state
     _log(credential, transition, source, summary if summary is not None else note, changed=changed)
-    if transition.event:
+    if transition.event is not None:
         track(transition.event, credential)
     _follow_up(credential, transition, delay)
 
@@ -515,7 +167,7 @@ def _follow_up(credential: PokCertificate, transition: Transition, delay: float 
     waits, after the delay otherwise, or, when the delay is longer than a task may sleep in the
     broker, through the sweep (scheduled for that).
     """
-    if transition.follow_up is FollowUp.NONE:
+    if transition.follow_up is None:
         return
     if delay is None:
         if transition.next_check not in _AT_ONCE_WITHOUT_DELAY:
@@ -537,7 +189,7 @@ _AT_ONCE_WITHOUT_DELAY = frozenset({NextCheck.CLEAR, NextCheck.NOT_BEFORE})
 _SILENT_DELAYS = frozenset({NextCheck.NOW, NextCheck.LEASE, NextCheck.NOT_BEFORE})
 
 
-def _apply_attempts(credential: PokCertificate, effect: Attempts) -> None:
+def _apply_attempts(credential: PokCertificate, effect: Attempts | None) -> None:
     if effect is Attempts.COUNT:
         credential.attempts += 1
     elif effect is Attempts.REFUND:
@@ -546,9 +198,11 @@ def _apply_attempts(credential: PokCertificate, effect: Attempts) -> None:
         credential.attempts = 0
 
 
-def _next_check(credential, effect: NextCheck, policy: Policy, now, retry_after, not_before) -> float | None:
+def _next_check(
+    credential, effect: NextCheck | None, policy: Policy, now, retry_after, not_before
+) -> float | None:
     """Set ``next_attempt_at`` as the transition declares; returns the delay, or None when nothing waits."""
-    if effect is NextCheck.KEEP:
+    if effect is None:
         due = credential.next_attempt_at
         return None if due is None else max(0.0, (due - now).total_seconds())
     delays = {

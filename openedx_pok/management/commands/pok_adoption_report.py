@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 
 from openedx_pok.models import CertificateTemplate, PokCertificate
-from openedx_pok.services import adoption
+from openedx_pok.services.adoption import copying
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--summary", action="store_true", help="Counts only, no line per row.")
 
     def handle(self, *args, summary, **options):
-        report = adoption.report_adoption(
+        report = copying.report_adoption(
             connection,
             credential_model=PokCertificate,
             template_model=CertificateTemplate,

@@ -14,7 +14,8 @@ from opaque_keys.edx.keys import CourseKey
 from openedx_pok import platform_adapter
 from openedx_pok.models import PokCertificate
 from openedx_pok.monitoring import counts_by_state, format_counts
-from openedx_pok.services import creation, lifecycle
+from openedx_pok.services import lifecycle
+from openedx_pok.services.issuing import creation
 from openedx_pok.services.policy import BACKFILL_GENERATION_MODE
 
 

@@ -22,9 +22,9 @@ from openedx_pok.client import PokAuthError, PokClient, PokError, PokNotFound, P
 from openedx_pok.conf import COURSE_WAFFLE_FLAG_NAME, LEGACY_COURSE_WAFFLE_FLAG_NAME, setting
 from openedx_pok.models import CertificateTemplate, PokCertificate
 from openedx_pok.monitoring import counts_by_account_and_state, format_counts, totals_by_state
-from openedx_pok.services import adoption
-from openedx_pok.services.unfilled_parameters import never_sent_for_unfilled_parameters
-from openedx_pok.services.value_sources import (
+from openedx_pok.services.adoption import copying
+from openedx_pok.services.issuing.unfilled_parameters import never_sent_for_unfilled_parameters
+from openedx_pok.services.templates.value_sources import (
     SOURCE_NAMES,
     course_parameter_problems,
     parameter_problems,
@@ -171,7 +171,7 @@ class Command(BaseCommand):
             report.problem(f"Cannot read the POK certificate templates (has migrate run?): {error}")
             return
         if not templates and report.account == accounts.DEFAULT:
-            if len(accounts.names()) == 1:
+            if not accounts.several():
                 report.problem(
                     "No template configured: set POK_TEMPLATE_ID or add POK certificate templates."
                 )
@@ -224,7 +224,7 @@ class Command(BaseCommand):
         report.info(
             f"Credentials by state: {format_counts(totals_by_state(by_account))} (see docs/states.md)"
         )
-        if len(accounts.names()) > 1:
+        if accounts.several():
             for account, account_counts in by_account.items():
                 report.info(f"  POK account {account}: {format_counts(account_counts)}")
         waiting = len(never_sent_for_unfilled_parameters())
@@ -237,7 +237,7 @@ class Command(BaseCommand):
     def check_existing_plugin(self, report: Report) -> None:
         """What became of the existing POK plugin's rows; whether its course flag still switches courses."""
         try:
-            adopted = adoption.report_adoption(
+            adopted = copying.report_adoption(
                 connection,
                 credential_model=PokCertificate,
                 template_model=CertificateTemplate,

@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from openedx_pok.services import reconciliation
+from openedx_pok.services.issuing import reconciliation
 
 
 class Command(BaseCommand):

@@ -13,8 +13,9 @@ from opaque_keys import InvalidKeyError
 from opaque_keys.edx.keys import CourseKey
 
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import lifecycle, operator_actions
-from openedx_pok.services.unfilled_parameters import never_sent_for_unfilled_parameters
+from openedx_pok.services import lifecycle
+from openedx_pok.services.issuing import operator_actions
+from openedx_pok.services.issuing.unfilled_parameters import never_sent_for_unfilled_parameters
 
 STATES = {"failed": CredentialState.FAILED, "unknown": CredentialState.OUTCOME_UNKNOWN}
 PROGRESS_EVERY = 100

@@ -14,7 +14,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from openedx_pok.monitoring import counts_by_state, format_counts
-from openedx_pok.services import sweep
+from openedx_pok.services.issuing import sweep
 
 
 class Command(BaseCommand):

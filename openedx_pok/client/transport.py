@@ -5,10 +5,12 @@ The transport under the POK client: an exchange cannot outlast its deadline or o
 byte at a time never trips a per-read timeout and can hold a worker for ever. Here every read on a
 POK connection is given the time left before the call's deadline, so connecting, the headers and
 the body together end by it. Bodies are streamed and abandoned past a size limit, and JSON is
-parsed with a nesting limit. Nothing here knows POK: ``client.py`` decides what a failure means.
+parsed with a nesting limit. The process's one keep-alive session, built on these connections, is
+here too. Nothing here knows POK: :mod:`openedx_pok.client.pok_client` decides what a failure means.
 """
 
 import json
+import os
 import socket
 import ssl
 import threading
@@ -155,6 +157,40 @@ class DeadlineAdapter(HTTPAdapter):
         if not proxy.lower().startswith("socks"):
             manager.pool_classes_by_scheme = dict(_DEADLINE_POOLS)
         return manager
+
+
+_session_lock = threading.Lock()
+_session: requests.Session | None = None
+_session_pid: int | None = None
+
+
+def shared_session() -> requests.Session:
+    """One keep-alive session per process (a forked Celery worker builds its own)."""
+    global _session, _session_pid  # noqa: PLW0603
+    with _session_lock:
+        if _session is None or _session_pid != os.getpid():
+            _session = _new_session()
+            _session_pid = os.getpid()
+        return _session
+
+
+class _ClientSession(requests.Session):
+    """
+    A session that never follows a redirect itself: requests would first read the redirect's whole
+    body, however large. The client follows a GET's redirects on POK's own host.
+    """
+
+    def get_redirect_target(self, resp):
+        return None
+
+
+def _new_session() -> requests.Session:
+    session = _ClientSession()
+    # No transport-level retries: the client decides what may be repeated.
+    adapter = DeadlineAdapter(max_retries=0, pool_connections=4, pool_maxsize=16)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 def read_body(response: requests.Response, limit: int = MAX_ANSWER_BYTES) -> bytes:

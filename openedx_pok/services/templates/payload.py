@@ -16,9 +16,13 @@ from django.utils import timezone
 
 from openedx_pok import accounts, platform_adapter
 from openedx_pok.conf import setting
-from openedx_pok.services import receiver, value_sources
-from openedx_pok.services.template_choice import NoTemplateConfigured, TemplateChoice, choose_template
-from openedx_pok.services.template_definitions import get_template_definition
+from openedx_pok.services.templates import receiver, value_sources
+from openedx_pok.services.templates.template_choice import (
+    NoTemplateConfigured,
+    TemplateChoice,
+    choose_template,
+)
+from openedx_pok.services.templates.template_definitions import get_template_definition
 
 log = logging.getLogger(__name__)
 

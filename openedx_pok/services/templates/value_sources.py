@@ -39,7 +39,7 @@ SOURCE_NAMES = frozenset(LEARNER_SOURCES + COURSE_SOURCES)
 # grade and signatory_name/title/organization, are source names already).
 SOURCE_ALIASES = {"platform": "platform_name"}
 
-# How every message of UnfilledParameter begins: services/unfilled_parameters.py finds them by it.
+# How every message of UnfilledParameter begins: services/issuing/unfilled_parameters.py finds them by it.
 UNFILLED_PARAMETER = "template parameter "
 
 

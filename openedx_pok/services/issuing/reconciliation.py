@@ -19,7 +19,8 @@ from django.utils import timezone
 from openedx_pok import platform_adapter
 from openedx_pok.conf import setting
 from openedx_pok.models import PokCertificate
-from openedx_pok.services import creation, lifecycle, queueing, sweep
+from openedx_pok.services import lifecycle, queueing
+from openedx_pok.services.issuing import creation, sweep
 from openedx_pok.services.policy import MAX_COUNTDOWN
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,8 @@ import re
 from django.urls import reverse
 
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import lifecycle, status
+from openedx_pok.services import lifecycle
+from openedx_pok.services.issuing import status
 from openedx_pok.url_safety import safe_pok_url
 
 # An e-mail address, also percent-encoded or with a full-width at sign: POK's error texts, kept in

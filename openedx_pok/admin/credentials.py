@@ -1,8 +1,7 @@
 """
-Django admin for operators: every credential's state, and the course and organisation templates.
-
-The admin is an entry point like the tasks: its actions call the operator services and report what
-they did; the state machine, retries and POK calls live in the services, never here.
+Every credential's state for operators: the changelist with its counts per state (and per POK
+account), each row's attempts and history, and the actions (retry, resync, re-issue, revoke), each
+one call to the operator services, refused where the lifecycle says so.
 """
 
 import re
@@ -21,11 +20,12 @@ from django.utils.translation import ngettext
 
 from openedx_pok import accounts, monitoring
 from openedx_pok.client import PokError
-from openedx_pok.forms import CertificateTemplateForm
-from openedx_pok.models import CertificateTemplate, CredentialState, PokCertificate
-from openedx_pok.services import lifecycle, operator_actions
+from openedx_pok.models import CredentialState, PokCertificate
+from openedx_pok.services import lifecycle
+from openedx_pok.services.issuing import operator_actions
 
 S = CredentialState
+
 
 # History entries carry these keys (lifecycle.apply); any other, such as the transition, joins the note.
 HISTORY_COLUMNS = frozenset({"at", "from", "to", "note"})
@@ -33,66 +33,6 @@ HISTORY_COLUMNS = frozenset({"at", "from", "to", "note"})
 CONFIRMATION_ROWS_SHOWN = 100
 # The changelist shows this many characters of a POK id (the whole id is in the cell's title).
 POK_ID_SHOWN = 8
-
-
-def several_accounts() -> bool:
-    return len(accounts.names()) > 1
-
-
-# -- Certificate templates --------------------------------------------------------------------------
-
-
-@admin.register(CertificateTemplate)
-class CertificateTemplateAdmin(admin.ModelAdmin):
-    form = CertificateTemplateForm
-    list_display = ("scope", "mode_label", "template_id", "page_id", "emission_type", "modified")
-    list_filter = ("emission_type", "mode")
-    search_fields = ("^course_key", "organization", "=template_id")
-    fieldsets = (
-        (
-            _("Which certificates"),
-            {
-                "fields": ("course_key", "organization", "mode"),
-                "description": _(
-                    "Set a course key, or an organisation for all its courses (not both). A course row "
-                    "wins over an organisation row; rows for a mode win over rows for every mode."
-                ),
-            },
-        ),
-        (_("POK"), {"fields": ("account", "template_id", "page_id", "emission_type")}),
-    )
-
-    def get_list_display(self, request):
-        """The account column only on sites with several POK accounts."""
-        if several_accounts():
-            return ("scope", "mode_label", "account_label", *self.list_display[2:])
-        return self.list_display
-
-    @admin.display(description=_("POK account"), ordering="account")
-    def account_label(self, template):
-        return template.account or _("organisation's or default")
-
-    @admin.display(description=_("course or organisation"), ordering="course_key")
-    def scope(self, template):
-        return (
-            str(template.course_key)
-            if template.course_key
-            else _("organisation %(org)s") % {"org": template.organization}
-        )
-
-    @admin.display(description=_("mode"), ordering="mode")
-    def mode_label(self, template):
-        return template.mode or _("every mode")
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        for warning in getattr(form, "pok_warnings", ()):
-            self.message_user(request, warning, messages.WARNING)
-        for note in getattr(form, "pok_notes", ()):
-            self.message_user(request, note, messages.INFO)
-
-
-# -- Credentials ------------------------------------------------------------------------------------
 
 
 class OrganizationFilter(admin.SimpleListFilter):
@@ -287,7 +227,7 @@ class PokCertificateAdmin(admin.ModelAdmin):
         )
         if changelist is not None:
             by_account = (
-                monitoring.counts_by_account_and_state(changelist.queryset) if several_accounts() else None
+                monitoring.counts_by_account_and_state(changelist.queryset) if accounts.several() else None
             )
             counts = (
                 monitoring.counts_by_state(changelist.queryset)
@@ -316,12 +256,12 @@ class PokCertificateAdmin(admin.ModelAdmin):
 
     def get_list_display(self, request):
         """The account column and filter only on sites with several POK accounts."""
-        if several_accounts():
+        if accounts.several():
             return ("learner", "course", "account", *self.list_display[2:])
         return self.list_display
 
     def get_list_filter(self, request):
-        return (*self.list_filter, "account") if several_accounts() else self.list_filter
+        return (*self.list_filter, "account") if accounts.several() else self.list_filter
 
     # -- actions ----------------------------------------------------------------------------------
 

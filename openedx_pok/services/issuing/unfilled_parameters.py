@@ -5,8 +5,8 @@ the mapping, the template or the course, sending them again cannot create a dupl
 """
 
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services.sending import PAYLOAD_FAILURE
-from openedx_pok.services.value_sources import UNFILLED_PARAMETER
+from openedx_pok.services.issuing.sending import PAYLOAD_FAILURE
+from openedx_pok.services.templates.value_sources import UNFILLED_PARAMETER
 
 # How the issuing task words these failures: its payload failure, then value_sources' UnfilledParameter.
 FAILURE_PREFIX = PAYLOAD_FAILURE + UNFILLED_PARAMETER

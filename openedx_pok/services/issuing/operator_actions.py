@@ -9,8 +9,9 @@ from django.db import transaction
 
 from openedx_pok import client
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import lifecycle, status
-from openedx_pok.services.creation import as_course_key
+from openedx_pok.services import lifecycle
+from openedx_pok.services.issuing import status
+from openedx_pok.services.issuing.creation import as_course_key
 from openedx_pok.services.lifecycle import DuplicateRisk, NoPokCredential, WrongState
 
 log = logging.getLogger(__name__)

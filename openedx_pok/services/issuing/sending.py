@@ -16,9 +16,10 @@ from django.db import transaction
 from openedx_pok import client
 from openedx_pok.conf import setting
 from openedx_pok.models import CredentialState, PokCertificate, RevokedBy
-from openedx_pok.services import lifecycle, status
-from openedx_pok.services.payload import Payload, PayloadError, credential_payload
+from openedx_pok.services import lifecycle
+from openedx_pok.services.issuing import status
 from openedx_pok.services.policy import Policy
+from openedx_pok.services.templates.payload import Payload, PayloadError, credential_payload
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 The render step's decision: Studio's preview, the credential's learner page, or the standard
 certificate, from the platform's context (read by the adapter) and the local credential row only.
 
-:mod:`~openedx_pok.services.learner_pages` draws the learner pages,
-:mod:`~openedx_pok.services.studio_preview` the preview; both raise the filter's exceptions that
+:mod:`~openedx_pok.services.pages.learner_pages` draws the learner pages,
+:mod:`~openedx_pok.services.pages.studio_preview` the preview; both raise the filter's exceptions that
 replace the standard page, and returning lets the platform render its own.
 """
 
@@ -18,7 +18,9 @@ from openedx_pok import platform_adapter
 from openedx_pok.conf import setting
 from openedx_pok.models import PokCertificate
 from openedx_pok.platform_adapter import RenderContext
-from openedx_pok.services import creation, learner_pages, lifecycle, pages, queueing, status, studio_preview
+from openedx_pok.services import lifecycle, queueing
+from openedx_pok.services.issuing import creation, status
+from openedx_pok.services.pages import frame, learner_pages, studio_preview
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ def render_certificate_page(context: dict) -> None:
     waiting = credential.state in lifecycle.IN_FLIGHT_STATES and status.learner_is_waiting(credential)
     if waiting and queueing.is_eager():
         credential.refresh_from_db()  # the early check ran inside this request
-    with translation.override(pages.spoken_language(pages.viewer_language(request, page))):
+    with translation.override(frame.spoken_language(frame.viewer_language(request, page))):
         learner_pages.show(request, page, credential)
 
 

@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from openedx_pok import accounts, client
-from openedx_pok.services.template_definitions import forget_template_definition, get_template_definition
-from openedx_pok.services.value_sources import parameter_problems
+from openedx_pok.services.templates.template_definitions import (
+    forget_template_definition,
+    get_template_definition,
+)
+from openedx_pok.services.templates.value_sources import parameter_problems
 
 
 @dataclass(frozen=True)

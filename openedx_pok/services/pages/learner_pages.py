@@ -17,7 +17,8 @@ from openedx_filters.learning.filters import CertificateRenderStarted
 from openedx_pok.conf import setting
 from openedx_pok.models import PokCertificate
 from openedx_pok.platform_adapter import RenderContext
-from openedx_pok.services import descriptions, lifecycle, pages
+from openedx_pok.services import lifecycle
+from openedx_pok.services.pages import descriptions, frame
 from openedx_pok.url_safety import safe_pok_url
 
 LINKEDIN_ADD_TO_PROFILE_URL = "https://www.linkedin.com/profile/add"
@@ -37,7 +38,7 @@ def _emitted(request, page: RenderContext, credential: PokCertificate) -> None:
         raise CertificateRenderStarted.RedirectToPage("POK credential emitted", redirect_to=view_url)
     image_url = descriptions.downloadable_image_url(credential)
     shown = _common(request, page, credential)
-    share_url = pages.http_url(page.share_url)
+    share_url = frame.http_url(page.share_url)
     shown.update(
         view_url=view_url,
         image_url=image_url,
@@ -69,7 +70,7 @@ def _being_issued(request, page: RenderContext, credential: PokCertificate) -> N
 def _delayed(request, page: RenderContext, credential: PokCertificate) -> None:
     shown = _common(request, page, credential)
     shown.update(
-        support_url=pages.support_url(),
+        support_url=frame.support_url(),
         retry_scheduled=lifecycle.retries_by_itself(credential),
         # An operator's retry or re-issue changes the page: it watches the status like "being issued".
         status_url=descriptions.status_path(credential),
@@ -87,7 +88,7 @@ def _no_longer_valid(request, page: RenderContext, credential: PokCertificate) -
     Open edX never gets here, since the platform answers 404 before running the filter.
     """
     shown = _common(request, page, credential)
-    shown.update(support_url=pages.support_url())
+    shown.update(support_url=frame.support_url())
     _replace_page(request, "openedx_pok/no_longer_valid.html", shown, "POK credential revoked")
 
 
@@ -101,7 +102,7 @@ PAGES = {
 
 
 def _replace_page(request, template: str, shown: dict, message: str, *, no_cache: bool = True) -> None:
-    response = pages.respond(request, template, shown, no_cache=no_cache)
+    response = frame.respond(request, template, shown, no_cache=no_cache)
     raise CertificateRenderStarted.RenderCustomResponse(message, response=response)
 
 
@@ -109,7 +110,7 @@ def _common(request, page: RenderContext, credential: PokCertificate) -> dict:
     """What every learner page shows: the platform's branding and the credential's own words."""
     viewer_id = getattr(getattr(request, "user", None), "id", None)
     return {
-        **pages.branding(page),
+        **frame.branding(page),
         "learner_name": credential.receiver_name or page.learner_name,
         "course_title": credential.title or page.course_title,
         "organization": credential.emitter or page.organization,

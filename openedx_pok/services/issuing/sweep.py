@@ -16,7 +16,8 @@ from django.db.models import F, Min, Q, QuerySet
 from django.utils import timezone
 
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services import lifecycle, queueing, sending, status
+from openedx_pok.services import lifecycle, queueing
+from openedx_pok.services.issuing import sending, status
 from openedx_pok.services.policy import (
     LOST_TASK_AFTER,
     MAX_COUNTDOWN,

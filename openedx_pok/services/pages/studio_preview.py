@@ -17,8 +17,13 @@ from openedx_filters.learning.filters import CertificateRenderStarted
 from openedx_pok import accounts, client, platform_adapter
 from openedx_pok.conf import setting
 from openedx_pok.platform_adapter import RenderContext
-from openedx_pok.services import pages, payload, receiver, value_sources
-from openedx_pok.services.template_choice import NoTemplateConfigured, TemplateChoice, choose_template
+from openedx_pok.services.pages import frame
+from openedx_pok.services.templates import payload, receiver, value_sources
+from openedx_pok.services.templates.template_choice import (
+    NoTemplateConfigured,
+    TemplateChoice,
+    choose_template,
+)
 from openedx_pok.url_safety import safe_pok_url
 
 CACHE_KEY_PREFIX = "openedx_pok.preview."
@@ -48,14 +53,14 @@ def render_preview(request, page: RenderContext, mode: str) -> None:
         return
     if not platform_adapter.is_pok_enabled_for_course(course_key):
         return
-    language = pages.viewer_language(request, page)
-    with translation.override(pages.spoken_language(language)):
-        shown = pages.branding(page)
+    language = frame.viewer_language(request, page)
+    with translation.override(frame.spoken_language(language)):
+        shown = frame.branding(page)
         try:
             preview = studio_preview(course_key, mode, language)
         except PreviewProblem as problem:
             shown.update(problem=problem.problem, remedy=problem.remedy, detail=problem.detail)
-            response = pages.respond(request, "openedx_pok/preview_error.html", shown, status=502)
+            response = frame.respond(request, "openedx_pok/preview_error.html", shown, status=502)
             raise CertificateRenderStarted.RenderCustomResponse(
                 "POK preview unavailable", response=response
             ) from problem
@@ -68,7 +73,7 @@ def render_preview(request, page: RenderContext, mode: str) -> None:
             mode=mode,
             cache_minutes=max(1, round(int(setting("POK_PREVIEW_CACHE_TIMEOUT")) / 60)),
         )
-        response = pages.respond(request, "openedx_pok/preview.html", shown)
+        response = frame.respond(request, "openedx_pok/preview.html", shown)
         raise CertificateRenderStarted.RenderCustomResponse("POK preview", response=response)
 
 
