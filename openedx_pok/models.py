@@ -148,6 +148,33 @@ class PokCertificate(models.Model):
         return text if limit is None else text[:limit]
 
 
+class PeriodicRun(models.Model):
+    """
+    When a periodic task (the sweep, the reconciliation) last ran, and when its self-scheduled
+    chain is next due to show life: the database's judgement of whether the chain is alive, since
+    a broker restart loses the waiting run and the cache's marker outlives it.
+    """
+
+    task_name = models.CharField(_("task"), max_length=100, unique=True)
+    last_run_at = models.DateTimeField(_("last run at"), null=True, blank=True)
+    next_run_at = models.DateTimeField(
+        _("next run due at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When the chain's next run should start (or, while a run goes, finish). Long past: the "
+            "broker lost it, and whatever runs next schedules it again. Empty: no run is wanted."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("POK periodic run")
+        verbose_name_plural = _("POK periodic runs")
+
+    def __str__(self):
+        return f"{self.task_name}: last {self.last_run_at}, next {self.next_run_at}"
+
+
 class CertificateTemplate(models.Model):
     """
     Which POK template a course, or every course of an organisation, issues from.

@@ -259,6 +259,11 @@ def get_learner_language(user) -> str:
     return get_user_preference(user, "pref-lang") or ""
 
 
+def is_studio() -> bool:
+    """Whether this process is Studio (CMS), which issues no credential and runs none of its tasks."""
+    return str(getattr(settings, "ROOT_URLCONF", "")).startswith("cms.")
+
+
 def get_platform_name() -> str:
     return getattr(settings, "PLATFORM_NAME", "") or ""
 
@@ -267,6 +272,16 @@ def get_platform_certificate(user_id: int, course_key: CourseKey) -> PlatformCer
     from lms.djangoapps.certificates.api import get_certificate_for_user_id
 
     certificate = get_certificate_for_user_id(user_id, course_key)
+    return _to_platform_certificate(certificate) if certificate else None
+
+
+def get_certificate_by_verify_uuid(verify_uuid: str) -> PlatformCertificate | None:
+    """The certificate a ``/certificates/<verify_uuid>`` link shows, whatever its status (for operators)."""
+    from lms.djangoapps.certificates.models import GeneratedCertificate
+
+    certificate = (
+        GeneratedCertificate.objects.filter(verify_uuid=verify_uuid).first() if verify_uuid else None
+    )
     return _to_platform_certificate(certificate) if certificate else None
 
 

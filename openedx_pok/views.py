@@ -25,7 +25,7 @@ from opaque_keys.edx.keys import CourseKey
 from openedx_pok import platform_adapter
 from openedx_pok.models import PokCertificate
 from openedx_pok.services import lifecycle, queueing
-from openedx_pok.services.issuing import status
+from openedx_pok.services.issuing import liveness, status
 from openedx_pok.services.pages import descriptions
 
 # The staff lookup answers with at most this many credentials.
@@ -37,11 +37,13 @@ LOOKUP_LIMIT = 500
 def credential_status(request, public_id):
     """
     The cheap status the "being issued" page polls: one indexed read, no POK call. A learner
-    waiting may get an early status check queued (at most one every few seconds per credential).
+    waiting may get an early status check queued (at most one every few seconds per credential),
+    and a chain the broker lost re-armed (at most once a minute, across the site).
     """
     credential = PokCertificate.objects.filter(public_id=public_id).first()
     if credential is None:
         return JsonResponse({"error": "not_found"}, status=404)
+    liveness.rearm_overdue()
     if status.learner_is_waiting(credential) and queueing.is_eager():
         credential.refresh_from_db()  # the early check ran inside this request
     return JsonResponse({"state": lifecycle.public_state(credential)})

@@ -17,3 +17,10 @@ POK_RETRY_BASE_DELAY = 0.2
 POK_RETRY_MAX_DELAY = 2
 POK_STATUS_POLL_INITIAL_DELAY = 0
 POK_STATUS_POLL_MAX_DELAY = 1
+if os.environ.get("POK_WORKER_CACHE_URL"):  # the chains' markers, shared with the test's process
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["POK_WORKER_CACHE_URL"],
+        }
+    }

@@ -72,3 +72,32 @@ def revoked_certificate_data(user, course_key):
         download_url="",
         name="",
     )
+
+
+def held_in_pok(fake_pok, user, course_key) -> str:
+    """The id of the one credential POK holds for the learner in the course (whatever answer was lost)."""
+    [pok_id] = [
+        pok_id
+        for pok_id, held in fake_pok.credentials.items()
+        if held["receiver"]["email"] == user.email and f"CourseId:{course_key}" in held["credential"]["tags"]
+    ]
+    return pok_id
+
+
+def unknown_outcome_for(fake_pok, user, course_key, grade):
+    """The learner's credential in the course, sent for real with its answer lost: POK holds it."""
+    from openedx_pok.services.issuing import creation, sending
+
+    fake_pok.drop_after_create_next()
+    credential = creation.record_certificate_request(
+        user=user,
+        course_key=course_key,
+        mode="verified",
+        status=None,
+        course_grade=grade,
+        generation_mode=None,
+    )
+    sending.issue(credential.pk)
+    credential.refresh_from_db()
+    assert credential.state == S.OUTCOME_UNKNOWN
+    return credential

@@ -10,6 +10,7 @@ from django.urls import reverse
 from opaque_keys.edx.keys import CourseKey
 
 from openedx_pok.models import CertificateTemplate, CredentialState, PokCertificate
+from tests.issuing import held_in_pok, unknown_outcome_for
 
 S = CredentialState
 
@@ -454,6 +455,146 @@ def test_mark_revoked_skips_credentials_already_revoked(operator, credential_in)
 
     assert "Skipped 1 credential: already revoked (1)." in messages_of(response)
     assert len(reloaded(credential).history) == history_length
+
+
+# -- attaching the credential found in POK ----------------------------------------------------------
+
+
+def attach(operator, credential, pok_id):
+    return confirm_action(operator, "attach_pok_credential", [credential], pok_credential_id=pok_id)
+
+
+def test_attach_asks_for_the_id_found_in_pok_on_a_page_posted_with_csrf(operator, credential_in, fake_pok):
+    credential = credential_in(S.OUTCOME_UNKNOWN)
+
+    response = run_action(operator, "attach_pok_credential", [credential])
+
+    page = response.content.decode()
+    assert 'name="pok_credential_id"' in page
+    assert 'name="csrfmiddlewaretoken"' in page
+    assert f"StudentId:{credential.user_id}" in page
+    assert f"CourseId:{credential.course_key}" in page
+    assert "no credit is spent" in page
+    assert fake_pok.calls["GET credential"] == 0
+    assert reloaded(credential).state == S.OUTCOME_UNKNOWN
+
+
+def test_attaching_the_credential_pok_holds_settles_the_unknown_outcome_without_a_second_post(
+    operator, credential_in, fake_pok, queued_tasks, django_capture_on_commit_callbacks
+):
+    credential = credential_in(S.OUTCOME_UNKNOWN)
+    pok_id = held_in_pok(fake_pok, credential.user, credential.course_key)
+
+    response = run_queued(
+        queued_tasks, django_capture_on_commit_callbacks, lambda: attach(operator, credential, f" {pok_id} ")
+    )
+
+    assert (
+        f"Attached POK credential {pok_id} to the credential of {credential.user.username} in "
+        f"{credential.course_key}; its status is checked with POK now, nothing was sent again."
+    ) in messages_of(response)
+    credential = reloaded(credential)
+    assert credential.state == S.EMITTED
+    assert credential.pok_credential_id == pok_id
+    assert credential.view_url.endswith(f"view/{pok_id}")
+    assert [(entry["transition"], entry["to"]) for entry in credential.history[-2:]] == [
+        ("attached", S.PROCESSING),
+        ("emitted", S.EMITTED),
+    ]
+    assert "attached by operator" in credential.history[-2]["note"]
+    assert fake_pok.calls["POST credential"] == 1
+    assert fake_pok.duplicates() == []
+
+
+def test_attaching_another_learners_credential_is_refused_and_changes_nothing(
+    operator, credential_in, fake_pok
+):
+    credential, other = credential_in(S.OUTCOME_UNKNOWN), credential_in(S.OUTCOME_UNKNOWN)
+
+    response = attach(operator, credential, held_in_pok(fake_pok, other.user, other.course_key))
+
+    page = response.content.decode()
+    assert "Not attached: POK credential" in page
+    assert "it is tagged for another learner (StudentId)" in page
+    assert 'name="pok_credential_id"' in page  # the page again, to correct the id
+    unchanged = reloaded(credential)
+    assert (unchanged.state, unchanged.pok_credential_id) == (S.OUTCOME_UNKNOWN, None)
+    assert unchanged.history == credential.history
+    assert fake_pok.calls["POST credential"] == 2
+
+
+def test_attaching_the_learners_credential_of_another_course_is_refused(
+    operator, credential_in, fake_pok, make_course, enable_pok_for_course, course_grade
+):
+    credential = credential_in(S.OUTCOME_UNKNOWN)
+    other_course = make_course()
+    enable_pok_for_course(other_course)
+    unknown_outcome_for(fake_pok, credential.user, other_course, course_grade())
+
+    response = attach(operator, credential, held_in_pok(fake_pok, credential.user, other_course))
+
+    page = response.content.decode()
+    assert f"it is for another course ({other_course}), not {credential.course_key}" in page
+    assert reloaded(credential).state == S.OUTCOME_UNKNOWN
+    assert reloaded(credential).pok_credential_id is None
+
+
+@pytest.mark.parametrize("state", [S.PENDING, S.PROCESSING, S.EMITTED, S.FAILED, S.REVOKED])
+def test_attach_is_refused_for_a_credential_whose_outcome_is_known(operator, credential_in, fake_pok, state):
+    credential = credential_in(state)
+    gets_before = fake_pok.calls["GET credential"]
+
+    response = attach(operator, credential, "9e80b81b-1441-472b-bbd7-0120ec370042")
+
+    (message,) = messages_of(response)
+    assert (
+        message == f"Not attached: {credential.get_state_display()}, only an unknown outcome can be attached."
+    )
+    assert reloaded(credential).state == state
+    assert fake_pok.calls["GET credential"] == gets_before
+
+
+def test_attaching_a_credential_another_row_holds_is_refused(operator, credential_in, fake_pok):
+    credential, emitted = credential_in(S.OUTCOME_UNKNOWN), credential_in(S.EMITTED)
+
+    response = attach(operator, credential, emitted.pok_credential_id)
+
+    assert (
+        f"Not attached: POK credential {emitted.pok_credential_id} is already attached to credential "
+        f"{emitted.pk}." in response.content.decode()
+    )
+    assert reloaded(credential).state == S.OUTCOME_UNKNOWN
+
+
+def test_attaching_an_id_pok_does_not_know_is_refused(operator, credential_in, fake_pok):
+    credential = credential_in(S.OUTCOME_UNKNOWN)
+
+    response = attach(operator, credential, "no-such-credential")
+
+    assert "Not attached: POK has no credential no-such-credential" in response.content.decode()
+    assert fake_pok.calls["GET credential"] == 1
+    assert reloaded(credential).state == S.OUTCOME_UNKNOWN
+
+
+def test_attach_reports_pok_being_unreachable_and_changes_nothing(operator, credential_in, fake_pok):
+    credential = credential_in(S.OUTCOME_UNKNOWN)
+    pok_id = held_in_pok(fake_pok, credential.user, credential.course_key)
+    fake_pok.outage = True
+
+    response = attach(operator, credential, pok_id)
+
+    assert "POK could not be asked, nothing changed" in response.content.decode()
+    assert reloaded(credential).state == S.OUTCOME_UNKNOWN
+
+
+def test_attach_needs_exactly_one_credential(operator, credential_in, fake_pok):
+    first, second = credential_in(S.OUTCOME_UNKNOWN), credential_in(S.OUTCOME_UNKNOWN)
+
+    response = run_action(operator, "attach_pok_credential", [first, second])
+
+    assert messages_of(response) == [
+        "Select exactly one credential to attach the credential found in POK to."
+    ]
 
 
 # -- listing, search, filters -----------------------------------------------------------------------

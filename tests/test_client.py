@@ -541,6 +541,25 @@ def test_credential_parsing_tolerates_missing_and_unknown_fields():
     assert (credential.view_url, credential.emission_date, credential.problems) == ("", None, ())
 
 
+def test_credential_parsing_keeps_the_receiver_tags_and_title_for_comparison_only():
+    credential = PokCredential.from_json(
+        {
+            "id": "c1",
+            "state": "emitted",
+            "credential": {"tags": ["StudentId:4", 7, None, "CourseId:course-v1:A+B+C"], "title": "Python"},
+            "receiver": {"name": "Ana García", "email": "ana@example.com"},
+        }
+    )
+    odd = PokCredential.from_json(
+        {"id": "c2", "credential": {"tags": "StudentId:4", "title": {"x": 1}}, "receiver": {"email": 42}}
+    )
+
+    assert (credential.receiver_email, credential.receiver_name) == ("ana@example.com", "Ana García")
+    assert credential.tags == ("StudentId:4", "CourseId:course-v1:A+B+C")
+    assert credential.title == "Python"
+    assert (odd.receiver_email, odd.receiver_name, odd.tags, odd.title, odd.problems) == ("", "", (), "", ())
+
+
 def test_template_parsing_tolerates_odd_parameters():
     template = PokTemplate.from_json(
         {"id": "t", "name": "T", "customParameters": [{"id": "a"}, "b", {"label": "no id"}, None]}

@@ -11,6 +11,7 @@ from django.utils import timezone
 from openedx_pok.models import CredentialState, PokCertificate
 from openedx_pok.services import policy
 from openedx_pok.services.issuing import creation, operator_actions, sending
+from tests.issuing import held_in_pok, unknown_outcome_for
 
 S = CredentialState
 
@@ -357,6 +358,124 @@ def test_retry_needs_a_state_or_the_unfilled_parameters_option(db):
 def test_retry_refuses_an_unknown_state(db):
     with pytest.raises(CommandError, match="invalid choice"):
         run("pok_retry", "--state", "emitted")
+
+
+# -- pok_attach -------------------------------------------------------------------------------------
+
+
+def test_attach_settles_an_unknown_outcome_with_the_credential_pok_holds_and_no_second_post(
+    credential_in, fake_pok, queued_tasks, django_capture_on_commit_callbacks
+):
+    credential = credential_in(S.OUTCOME_UNKNOWN)
+    pok_id = held_in_pok(fake_pok, credential.user, credential.course_key)
+
+    (out, _err), ran = run_and_queue(
+        queued_tasks,
+        django_capture_on_commit_callbacks,
+        "pok_attach",
+        str(credential.pk),
+        pok_id,
+        "--by",
+        "ana",
+    )
+
+    assert f"Attached POK credential {pok_id} to credential {credential.pk}" in out
+    assert ran == 1  # the status check
+    credential.refresh_from_db()
+    assert (credential.state, credential.pok_credential_id) == (S.EMITTED, pok_id)
+    assert "attached by ana (pok_attach)" in credential.history[-2]["note"]
+    assert fake_pok.calls["POST credential"] == 1
+    assert fake_pok.duplicates() == []
+
+
+@pytest.mark.parametrize("named_by", ["public id", "verify uuid", "certificate link"])
+def test_attach_finds_the_credential_by_its_public_id_or_the_learners_certificate(
+    credential_in, fake_pok, make_platform_certificate, named_by
+):
+    credential = credential_in(S.OUTCOME_UNKNOWN)
+    certificate = make_platform_certificate(credential.user, credential.course_key)
+    given = {
+        "public id": str(credential.public_id),
+        "verify uuid": certificate.verify_uuid,
+        "certificate link": f"https://lms.example.com/certificates/{certificate.verify_uuid}",
+    }[named_by]
+
+    run("pok_attach", given, held_in_pok(fake_pok, credential.user, credential.course_key))
+
+    credential.refresh_from_db()
+    assert credential.pok_credential_id is not None
+
+
+@pytest.mark.parametrize(
+    ("whose", "message"),
+    [
+        ("another learner", r"Not attached: POK credential \S+: it is tagged for another learner"),
+        ("another course", r"Not attached: POK credential \S+: it is for another course"),
+    ],
+)
+def test_attach_refuses_a_credential_of_another_learner_or_course(
+    credential_in, fake_pok, make_course, enable_pok_for_course, course_grade, whose, message
+):
+    credential = credential_in(S.OUTCOME_UNKNOWN)
+    if whose == "another course":
+        other_course = make_course()
+        enable_pok_for_course(other_course)
+        other = unknown_outcome_for(fake_pok, credential.user, other_course, course_grade())
+    else:
+        other = credential_in(S.OUTCOME_UNKNOWN)
+    history = credential.history
+
+    with pytest.raises(CommandError, match=message):
+        run("pok_attach", str(credential.pk), held_in_pok(fake_pok, other.user, other.course_key))
+
+    credential.refresh_from_db()
+    assert (credential.state, credential.pok_credential_id, credential.history) == (
+        S.OUTCOME_UNKNOWN,
+        None,
+        history,
+    )
+
+
+@pytest.mark.parametrize("state", [S.PENDING, S.EMITTED])
+def test_attach_refuses_a_credential_whose_outcome_is_known(credential_in, fake_pok, state):
+    credential = credential_in(state)
+
+    with pytest.raises(CommandError, match="only an unknown outcome can be attached"):
+        run("pok_attach", str(credential.pk), "9e80b81b-1441-472b-bbd7-0120ec370042")
+
+    credential.refresh_from_db()
+    assert credential.state == state
+
+
+def test_attach_refuses_an_id_pok_does_not_know(credential_in, fake_pok):
+    credential = credential_in(S.OUTCOME_UNKNOWN)
+
+    with pytest.raises(CommandError, match="Not attached: POK has no credential 9e80b81b"):
+        run("pok_attach", str(credential.pk), "9e80b81b")
+
+    credential.refresh_from_db()
+    assert credential.state == S.OUTCOME_UNKNOWN
+
+
+def test_attach_says_when_pok_cannot_be_asked(credential_in, fake_pok):
+    credential = credential_in(S.OUTCOME_UNKNOWN)
+    fake_pok.outage = True
+
+    with pytest.raises(CommandError, match="POK could not be asked, nothing changed"):
+        run("pok_attach", str(credential.pk), held_in_pok(fake_pok, credential.user, credential.course_key))
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("999999", "No POK credential with id 999999"),
+        ("9e80b81b-1441-472b-bbd7-0120ec370042", "No POK credential and no Open edX certificate"),
+        ("ana", "is neither a credential's id"),
+    ],
+)
+def test_attach_says_when_the_credential_is_not_found(db, given, message):
+    with pytest.raises(CommandError, match=message):
+        run("pok_attach", given, "9e80b81b")
 
 
 # -- pok_check --------------------------------------------------------------------------------------

@@ -5,12 +5,15 @@ moment cost one POST. Runs in the MariaDB lane (``make test DB=mysql``); SQLite 
 
 import os
 import threading
+import time
 
 import pytest
 from django.db import connection, transaction
 
+from openedx_pok import client
 from openedx_pok.models import CredentialState, PokCertificate
-from openedx_pok.services.issuing import creation, sending, sweep
+from openedx_pok.services import queueing
+from openedx_pok.services.issuing import creation, sending, status, sweep
 from tests.issuing import request_certificate, settle
 
 pytestmark = [
@@ -134,3 +137,60 @@ def test_a_request_losing_the_race_in_a_repeatable_read_transaction_finds_the_wi
     assert credential.pk == PokCertificate.objects.get().pk
     settle(queued_tasks)
     assert fake_pok.calls["POST credential"] == 1
+
+
+@pytest.fixture
+def due_check(fake_pok, queued_tasks, learner, pok_course, course_grade):
+    """A credential POK keeps processing, its first status check due; the queued tasks cleared."""
+    fake_pok.emit_after = None
+    request_certificate(learner, pok_course, course_grade())
+    queued_tasks.run()
+    credential = PokCertificate.objects.get()
+    assert credential.state == CredentialState.PROCESSING
+    queued_tasks.sent.clear()
+    return credential
+
+
+def test_ten_copies_of_a_due_check_make_one_call_and_leave_one_next_check(fake_pok, queued_tasks, due_check):
+    fake_pok.latency = 0.2  # keep the GET on the wire while the other copies arrive
+
+    run_in_threads(lambda: status.check(due_check.pk, now=due_check.next_attempt_at))
+
+    assert fake_pok.calls["GET credential"] == 1
+    assert len(queued_tasks.named(queueing.CHECK_CREDENTIAL_STATUS)) == 1
+    assert PokCertificate.objects.get().next_attempt_at > due_check.next_attempt_at
+
+
+def test_a_due_check_waits_for_the_row_another_transaction_holds_when_pok_answers(
+    fake_pok, queued_tasks, due_check, monkeypatch
+):
+    """It once skipped the locked row, dropping POK's answer: the credential had no check anywhere."""
+    asking, held = threading.Event(), threading.Event()
+    real_get = client.PokClient.get_credential
+
+    def get_credential(self, credential_id):
+        asking.set()
+        held.wait(timeout=30)  # POK answers while another transaction holds the row
+        return real_get(self, credential_id)
+
+    monkeypatch.setattr(client.PokClient, "get_credential", get_credential)
+    checked = []
+
+    def check():
+        try:
+            checked.append(status.check(due_check.pk, now=due_check.next_attempt_at))
+        finally:
+            connection.close()
+
+    checking = threading.Thread(target=check)
+    checking.start()
+    assert asking.wait(timeout=30)
+    with transaction.atomic():
+        PokCertificate.objects.select_for_update().get(pk=due_check.pk)
+        held.set()
+        time.sleep(0.5)  # the check comes back for the row meanwhile
+    checking.join(timeout=60)
+
+    assert checked == [CredentialState.PROCESSING]
+    assert len(queued_tasks.named(queueing.CHECK_CREDENTIAL_STATUS)) == 1
+    assert PokCertificate.objects.get().next_attempt_at > due_check.next_attempt_at

@@ -13,12 +13,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from openedx_pok.models import CertificateTemplate, CredentialState, PokCertificate
-from openedx_pok.services import transitions
+from openedx_pok.services import policy, transitions
 from openedx_pok.services.issuing import creation, sending, sweep
+from tests.chains import RECONCILE, SWEEP, live_runs
 from tests.issuing import credential_of, request_certificate, settle
 
 S = CredentialState
-RECONCILE = "openedx_pok.tasks.reconcile_certificates"
 transactional = pytest.mark.django_db(transaction=True)
 
 
@@ -114,11 +114,15 @@ def test_the_creation_step_calls_no_pok_and_queues_the_task_on_commit_only(
         assert credential_of(learner, pok_course).state == S.PENDING
 
     assert len(callbacks) >= 1
-    # The issuing task, and the reconciliation's chain that a site issuing credentials keeps alive.
-    assert queued_tasks.names == ["openedx_pok.tasks.issue_credential", RECONCILE]
-    [(_, args, _, options), (_, _, _, reconcile_options)] = queued_tasks.sent
+    # The issuing task, and the chains a site issuing credentials keeps alive: the sweep (which
+    # comes for the credential should its task be lost) and the reconciliation.
+    assert queued_tasks.names == ["openedx_pok.tasks.issue_credential", SWEEP, RECONCILE]
+    [(_, args, _, options), *_] = queued_tasks.sent
     assert args == (credential_of(learner, pok_course).pk,)
     assert "countdown" not in options
+    [(_, _, sweep_options)] = live_runs(queued_tasks, SWEEP)
+    assert sweep_options["countdown"] == pytest.approx(policy.LOST_TASK_AFTER.total_seconds(), abs=5)
+    [(_, _, reconcile_options)] = live_runs(queued_tasks, RECONCILE)
     assert reconcile_options == {"countdown": 1800}
     assert sum(fake_pok.calls.values()) == 0
 
@@ -130,7 +134,7 @@ def test_inside_the_platforms_transaction_the_task_waits_for_the_commit(
     with transaction.atomic():
         request_certificate(learner, pok_course, course_grade())
         assert queued_tasks.sent == []
-    assert queued_tasks.names == ["openedx_pok.tasks.issue_credential", RECONCILE]
+    assert queued_tasks.names == ["openedx_pok.tasks.issue_credential", SWEEP, RECONCILE]
     assert sum(fake_pok.calls.values()) == 0
 
 
@@ -269,9 +273,8 @@ def test_a_credential_is_sent_only_when_the_platform_shows_the_courses_certifica
     assert (credential.state, credential.next_attempt_at) == (S.PENDING, available_at)
     # Nothing is sent; the wait outlasts any task's countdown, so the sweep is scheduled to watch it.
     assert queued_tasks.named("openedx_pok.tasks.issue_credential") == []
-    assert queued_tasks.named("openedx_pok.tasks.sweep_credentials") == [
-        ((), {"scheduled": True}, {"countdown": 1800})
-    ]
+    [(_, _, options)] = live_runs(queued_tasks, SWEEP)
+    assert options["countdown"] == pytest.approx(1800, abs=5)
     for hours in (0, 1, 71):
         assert sweep.sweep(now=timezone.now() + timedelta(hours=hours))["requeued"] == 0
     sending.issue(credential.pk)  # a stray task changes nothing

@@ -21,7 +21,7 @@ from openedx_pok.models import CredentialState, PokCertificate
 from openedx_pok.services import lifecycle
 from openedx_pok.services.issuing import operator_actions, retirement, sending, status, sweep
 from openedx_pok.services.transitions import NEW, TRANSITIONS
-from tests.issuing import request_certificate
+from tests.issuing import held_in_pok, request_certificate
 
 S = CredentialState
 ROOT = Path(__file__).resolve().parent.parent
@@ -498,6 +498,13 @@ def an_operator_retries(world, source, monkeypatch):
 @reaches("reissued", S.EMITTED, S.FAILED, S.OUTCOME_UNKNOWN, S.REVOKED)
 def an_operator_reissues(world, source, monkeypatch):
     operator_actions.reissue(world.credential_in(source))
+
+
+@reaches("attached", S.OUTCOME_UNKNOWN)
+def an_operator_attaches_what_pok_holds(world, source, monkeypatch):
+    credential = world.credential_in(S.OUTCOME_UNKNOWN)
+    pok_id = held_in_pok(world.fake_pok, credential.user, credential.course_key)
+    operator_actions.attach_pok_credential(credential, pok_id, actor="operator")
 
 
 @reaches("another_round", S.FAILED)

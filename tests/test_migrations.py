@@ -173,6 +173,7 @@ def test_the_existing_plugins_tables_are_kept_whole_under_new_names(adopted_site
         "openedx_pok_legacy_certificatetemplate": len(SCENARIO["templates"]),
         "openedx_pok_pokcertificate": 7,
         "openedx_pok_certificatetemplate": 2,
+        "openedx_pok_periodicrun": 0,
     }
 
 
@@ -398,6 +399,7 @@ def test_a_site_still_at_an_older_migration_of_the_existing_plugin_is_adopted(tm
         "openedx_pok_legacy_coursetemplate": 1,
         "openedx_pok_pokcertificate": 1,
         "openedx_pok_certificatetemplate": 1,
+        "openedx_pok_periodicrun": 0,
     }
 
 

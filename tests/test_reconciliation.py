@@ -15,10 +15,10 @@ from django.utils import timezone
 from openedx_pok import tasks
 from openedx_pok.models import CredentialState, PokCertificate
 from openedx_pok.services.issuing import reconciliation
+from tests.chains import RECONCILE, live_runs
 from tests.issuing import credential_of, request_certificate, settle
 
 S = CredentialState
-RECONCILE = "openedx_pok.tasks.reconcile_certificates"
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -84,8 +84,7 @@ def test_a_database_failure_under_the_creation_step_loses_nothing(
         patch.setattr(PokCertificate, "save", database_down)
         request_certificate(learner, pok_course, course_grade())  # returns; the platform goes on
     assert PokCertificate.objects.count() == 0
-    [(_, kwargs, options)] = queued_tasks.named(RECONCILE)
-    assert kwargs == {"scheduled": True}
+    [(_, _, options)] = live_runs(queued_tasks, RECONCILE)
     assert options["countdown"] == 300
 
     queued_tasks.run(delayed=True)  # the reconciliation comes

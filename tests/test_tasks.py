@@ -75,6 +75,7 @@ def test_the_periodic_tasks_report_counts(
 def test_every_task_is_registered_under_its_documented_name():
     names = {
         tasks.issue_credential.name,
+        tasks.record_created_credential.name,
         tasks.check_credential_status.name,
         tasks.sweep_credentials.name,
         tasks.sync_credential_statuses.name,
@@ -83,6 +84,7 @@ def test_every_task_is_registered_under_its_documented_name():
     }
     assert names == {
         "openedx_pok.tasks.issue_credential",
+        "openedx_pok.tasks.record_created_credential",
         "openedx_pok.tasks.check_credential_status",
         "openedx_pok.tasks.sweep_credentials",
         "openedx_pok.tasks.sync_credential_statuses",

@@ -89,6 +89,10 @@ class PokCredential:
     the emission date is an aware UTC datetime. A value that does not fit (wrong type, too long,
     odd characters, a date out of range) is dropped, to "" or None, and ``problems`` says why in
     readable words. An empty ``id`` means POK sent none that can be used.
+
+    Who received it and what it carries (the receiver's email and name, the tags, the title) are
+    kept for comparison only (an operator attaching a credential found in POK's dashboard), never
+    stored: "" or () when POK sent none, or something that is not text.
     """
 
     id: str
@@ -96,10 +100,15 @@ class PokCredential:
     view_url: str
     emission_date: datetime | None
     problems: tuple[str, ...] = ()
+    receiver_email: str = ""
+    receiver_name: str = ""
+    tags: tuple[str, ...] = ()
+    title: str = ""
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "PokCredential":
         details = data.get("credential") if isinstance(data.get("credential"), Mapping) else {}
+        receiver = data.get("receiver") if isinstance(data.get("receiver"), Mapping) else {}
         problems: list[str] = []
 
         def checked(check, value, name):
@@ -116,4 +125,22 @@ class PokCredential:
                 values.moment, details.get("emissionDate", data.get("emissionDate")), "emissionDate"
             ),
             problems=tuple(problems),
+            receiver_email=_plain_text(receiver.get("email"), values.MAX_EMAIL_LENGTH),
+            receiver_name=_plain_text(receiver.get("name"), values.MAX_TEXT_LENGTH),
+            tags=_tags(details.get("tags")),
+            title=_plain_text(details.get("title"), values.MAX_TEXT_LENGTH),
         )
+
+
+def _plain_text(value: Any, limit: int) -> str:
+    """Text POK sent, or "" for anything else (a number, a structure, something too long to be one)."""
+    return value if isinstance(value, str) and len(value) <= limit else ""
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    """The credential's tags that are text, at most ``MAX_TAGS`` of them."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(
+        tag for tag in value[: values.MAX_TAGS] if isinstance(tag, str) and len(tag) <= values.MAX_TEXT_LENGTH
+    )

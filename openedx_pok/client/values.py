@@ -23,6 +23,9 @@ MAX_IMAGE_URL_LENGTH = 1000
 MAX_PREVIEW_URL_LENGTH = 2000
 MAX_TEXT_LENGTH = 1000
 MAX_TIMESTAMP_LENGTH = 64
+# What POK echoes of a credential's receiver and tags, read only to compare it with a row.
+MAX_EMAIL_LENGTH = 254
+MAX_TAGS = 50
 POK_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 POK_STATE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
 EARLIEST_TIMESTAMP = datetime(1970, 1, 1, tzinfo=UTC)

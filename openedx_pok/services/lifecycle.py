@@ -354,6 +354,12 @@ OPERATOR_ACTIONS = {
         needs_pok_id=True,
         pok_id_refusal=_("not created in POK yet (no POK id)"),
     ),
+    "attach": OperatorAction(
+        "attached",
+        _("%(state)s, only an unknown outcome can be attached"),
+        needs_pok_id=False,
+        pok_id_refusal=_("already attached to a POK credential"),
+    ),
 }
 
 

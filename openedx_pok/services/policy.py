@@ -10,6 +10,8 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db import InterfaceError, OperationalError
+
 from openedx_pok import client
 from openedx_pok.conf import setting
 
@@ -37,6 +39,18 @@ SWEEP_INTERVAL = 60
 # learner who does look brings a check forward.
 BACKFILL_GENERATION_MODE = "backfill"
 BULK_FIRST_CHECK_DELAY = 60.0
+
+# The database refused a worker (down, restarting, failing over, a dropped connection), as opposed
+# to a query it refused on its merits (IntegrityError, ProgrammingError), which no retry mends.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+# A task that met DATABASE_UNAVAILABLE is sent again within 1, 2, 4... seconds (full jitter), never
+# more than this apart: the work resumes within a minute of the database's return.
+DATABASE_RETRY_MAX_DELAY = 60
+# How often a task tries again (over 25 minutes at most); then the sweep and the reconciliation
+# find its work in the rows.
+DATABASE_RETRIES = 30
+# POK's answer to a POST lives only in the task that records it: that one tries for up to a day.
+RECORD_ANSWER_RETRIES = 24 * 60
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,9 @@ TRANSITIONS: tuple[Transition, ...] = (
                "An operator asks for a brand-new POK credential (it costs a credit); the previous POK id stays "
                "in the history.",
                clears=PREVIOUS_CREDENTIAL_FIELDS),
+    Transition("attached",                 {S.OUTCOME_UNKNOWN},                                                  S.PROCESSING,      None,            NextCheck.NOW,               Text.CLEAR, Text.SET, None,            FollowUp.CHECK,
+               "An operator found the credential in POK's dashboard and attached its id (admin, pok_attach) once "
+               "POK confirmed its receiver and course: nothing is sent again, its status checks begin at once."),
     Transition("another_round",            {S.FAILED},                                                           S.PENDING,         None,            NextCheck.CLEAR,             None,       None,     None,            FollowUp.ISSUE,
                "The sweep gives a credential that failed during an outage another round of attempts."),
     Transition("resent_after_unknown",     {S.OUTCOME_UNKNOWN},                                                  S.PENDING,         None,            NextCheck.CLEAR,             None,       None,     None,            FollowUp.ISSUE,

@@ -5,8 +5,9 @@ Credentials drive themselves (each schedules its own next attempt or status chec
 catches what fell through: the sweep re-queues work whose task was lost, settles requests that
 never got an answer, and gives failed ones another round; the status sync asks POK about
 credentials whose check is due (by hand, not only those whose task looks lost). The same work as
-the two periodic tasks, one batch each. Run it from cron if you like, or after an incident to move
-things along at once.
+the two periodic tasks, one batch each; then the self-scheduled sweep and reconciliation are
+scheduled again, should the broker have lost them. Run it from cron if you like, or after an
+incident to move things along at once.
 """
 
 from datetime import timedelta
@@ -14,7 +15,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from openedx_pok.monitoring import counts_by_state, format_counts
-from openedx_pok.services.issuing import sweep
+from openedx_pok.services.issuing import liveness, sweep
 
 
 class Command(BaseCommand):
@@ -35,6 +36,8 @@ class Command(BaseCommand):
         self.stdout.write(f"Status sync: {describe(sync)}")
         if sync.get("polled", 0) >= sweep.BATCH_SIZE:
             self.stdout.write("More credentials are due for a status poll: run pok_sync again.")
+        for task_name in liveness.restore_chains():
+            self.stdout.write(f"Scheduled again: {task_name}")
         self.stdout.write(f"POK credentials now: {format_counts(counts_by_state())}")
         if sync.get("errors"):
             raise CommandError(

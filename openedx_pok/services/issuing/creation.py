@@ -12,7 +12,7 @@ from opaque_keys.edx.keys import CourseKey
 from openedx_pok import accounts, platform_adapter
 from openedx_pok.models import CredentialState, PokCertificate, RevokedBy
 from openedx_pok.services import lifecycle, queueing
-from openedx_pok.services.policy import MAX_COUNTDOWN
+from openedx_pok.services.issuing import liveness
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +66,9 @@ def record_certificate_request(
         log.exception("POK credential for %s not recorded; the reconciliation will request it", course_key)
         queueing.ensure_scheduled(queueing.RECONCILE_CERTIFICATES, countdown=RECONCILE_AFTER_FAILURE)
         return None
-    # A site that issues credentials keeps one reconciliation chain alive (a cache add when it is).
-    transaction.on_commit(
-        lambda: queueing.ensure_scheduled(queueing.RECONCILE_CERTIFICATES, countdown=MAX_COUNTDOWN),
-        robust=True,
-    )
+    # The broker may have lost the chains since the last request (a restart empties it): the sweep
+    # and the reconciliation are scheduled again, at most once a minute across the site.
+    transaction.on_commit(liveness.restore_chains, robust=True)
     return credential
 
 

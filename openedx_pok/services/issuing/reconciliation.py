@@ -40,6 +40,8 @@ def reconcile(
     POK_RECONCILE_DAYS days); returns counts. ``dry_run`` only counts.
     """
     since = since or timezone.now() - timedelta(days=float(setting("POK_RECONCILE_DAYS")))
+    if not dry_run:
+        queueing.record_run(queueing.RECONCILE_CERTIFICATES)
     counts = Counter(scanned=0, missing=0, requested=0, not_wanted=0, left_for_next_run=0, errors=0)
     course_enabled: dict = {}
     after_id = 0
@@ -92,13 +94,13 @@ def _enabled(known: dict, course_key) -> bool:
     return known[course_key]
 
 
-def schedule_next_run() -> None:
+def schedule_next_run(run_token: str) -> None:
     """
-    After a self-scheduled run: the next one, as long as the site runs (the platform may have no
-    beat), and the sweep when a credential waits and none is scheduled (adopted ones, say).
+    After a self-scheduled run (even one that failed): the next one, as long as the site runs (the
+    platform may have no beat), and the sweep when a credential waits and none is scheduled
+    (adopted ones, say).
     """
-    queueing.scheduled_run_started(queueing.RECONCILE_CERTIFICATES)
-    queueing.ensure_scheduled(queueing.RECONCILE_CERTIFICATES, countdown=MAX_COUNTDOWN)
+    queueing.schedule_next_run(queueing.RECONCILE_CERTIFICATES, run_token, MAX_COUNTDOWN)
     countdown = sweep.next_run_in()
     if countdown is not None:
         queueing.ensure_scheduled(queueing.SWEEP_CREDENTIALS, countdown=countdown)

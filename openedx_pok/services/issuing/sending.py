@@ -4,7 +4,8 @@ record what POK answered.
 
 A row is locked and marked *requesting* (committed) before its POST, so a crash in between is
 visible, and a POST whose answer was lost is never repeated unless an operator or
-POK_UNKNOWN_OUTCOME_RETRY_AFTER says so.
+POK_UNKNOWN_OUTCOME_RETRY_AFTER says so. An answer the database refuses to take is carried by a
+task (``record_created_credential``) until it does.
 """
 
 import logging
@@ -16,9 +17,9 @@ from django.db import transaction
 from openedx_pok import client
 from openedx_pok.conf import setting
 from openedx_pok.models import CredentialState, PokCertificate, RevokedBy
-from openedx_pok.services import lifecycle
+from openedx_pok.services import lifecycle, queueing
 from openedx_pok.services.issuing import status
-from openedx_pok.services.policy import Policy
+from openedx_pok.services.policy import DATABASE_UNAVAILABLE, Policy
 from openedx_pok.services.templates.payload import Payload, PayloadError, credential_payload
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,8 @@ def _prepare(credential: PokCertificate) -> tuple[_Claim, Payload] | None:
     try:
         payload = credential_payload(credential)
         claim = _claim(credential, payload)
+    except DATABASE_UNAVAILABLE:
+        raise  # not the credential's fault: the task is retried, no attempt is spent
     except PayloadError as error:
         _settle_unsent(credential, False, f"{PAYLOAD_FAILURE}{error}", summary="payload could not be built")
     except (client.PokUnavailable, client.PokRateLimited) as error:
@@ -260,13 +263,90 @@ def _still_ours(locked: PokCertificate | None, claim: _Claim) -> bool:
     )
 
 
+# The first try of the recording task waits this long: the database has just refused the write.
+RECORD_CREATED_FIRST_DELAY = 1.0
+
+
 def _record_created(claim: _Claim, pok_credential: client.PokCredential) -> None:
-    """POK accepted the POST: keep its id whatever happened to the row meanwhile."""
+    """
+    POK accepted the POST, and charged for it: keep its id. When the database refuses the write,
+    the answer leaves this worker in a task's arguments, retried until the database takes it.
+    """
+    try:
+        recorded = _write_created(claim, pok_credential)
+    except DATABASE_UNAVAILABLE:
+        log.warning(
+            "POK credential %s created for row %s, which the database refused to record; a task retries it",
+            pok_credential.id,
+            claim.credential_id,
+            exc_info=True,
+        )
+        queued = queueing.queue(
+            queueing.RECORD_CREATED_CREDENTIAL,
+            claim.credential_id,
+            claim.requesting_since.isoformat(),
+            claim.account,
+            _answer_as_json(pok_credential),
+            countdown=RECORD_CREATED_FIRST_DELAY,
+        )
+        if not queued:
+            log.error(
+                "POK credential %s created for row %s could not be recorded nor queued; attach it to the row",
+                pok_credential.id,
+                claim.credential_id,
+            )
+        return
+    if recorded is not None:
+        status.fetch_image_if_emitted(recorded)
+
+
+def record_created_later(pok_certificate_id: int, requesting_since: str, account: str, answer: dict) -> None:
+    """
+    The recording task's work: POK's answer to an earlier POST, kept if the row still waits for it
+    (the claim's ``requesting_since`` matches), so a late answer never overwrites a newer state.
+    A database error is the task's to retry.
+    """
+    claim = _Claim(pok_certificate_id, datetime.fromisoformat(requesting_since), account)
+    recorded = _write_created(claim, _answer_from_json(answer))
+    if recorded is not None:
+        status.fetch_image_if_emitted(recorded)
+
+
+def _answer_as_json(pok_credential: client.PokCredential) -> dict:
+    """POK's answer as a task's JSON argument; :func:`_answer_from_json` reads it back as it was."""
+    emission_date = pok_credential.emission_date
+    return {
+        "id": pok_credential.id,
+        "state": pok_credential.state,
+        "view_url": pok_credential.view_url,
+        "emission_date": emission_date.isoformat() if emission_date else None,
+        "problems": list(pok_credential.problems),
+    }
+
+
+def _answer_from_json(answer: dict) -> client.PokCredential:
+    emission_date = answer.get("emission_date")
+    return client.PokCredential(
+        id=answer["id"],
+        state=answer["state"],
+        view_url=answer["view_url"],
+        emission_date=datetime.fromisoformat(emission_date) if emission_date else None,
+        problems=tuple(answer.get("problems") or ()),
+    )
+
+
+def _write_created(claim: _Claim, pok_credential: client.PokCredential) -> PokCertificate | None:
+    """
+    Keep POK's id whatever happened to the row meanwhile. Returns the row when its state now
+    follows POK's credential (its image may be fetched), None otherwise.
+    """
     with transaction.atomic():
         locked = lifecycle.lock(claim.credential_id, skip_locked=False)
         if locked is None:
             log.error("POK credential %s was created in POK but its row is gone", pok_credential.id)
-            return
+            return None
+        if locked.pok_credential_id == pok_credential.id:
+            return None  # recorded already: the recording task was delivered twice
         if not _still_ours(locked, claim):
             log.error(
                 "POK credential %s created for row %s, which is now %s; kept as it is",
@@ -274,7 +354,7 @@ def _record_created(claim: _Claim, pok_credential: client.PokCredential) -> None
                 locked.pk,
                 locked.state,
             )
-            return
+            return None
         if PokCertificate.objects.filter(pok_credential_id=pok_credential.id).exclude(pk=locked.pk).exists():
             # POK gave an id another row holds: keep both rows as they are; a person must look.
             lifecycle.apply(
@@ -283,7 +363,7 @@ def _record_created(claim: _Claim, pok_credential: client.PokCredential) -> None
                 reason=f"POK answered with the credential id {pok_credential.id}, which another credential "
                 "already holds; POK may or may not have created this one",
             )
-            return
+            return None
         locked.pok_credential_id = pok_credential.id
         if locked.state == S.REVOKED:
             lifecycle.apply(
@@ -293,6 +373,6 @@ def _record_created(claim: _Claim, pok_credential: client.PokCredential) -> None
                 pok_state=pok_credential.state,
             )
             log.info("POK credential %s (%s) was revoked while being issued", locked.pk, locked.course_key)
-            return
+            return None
         status.apply_pok_answer(locked, pok_credential)
-    status.fetch_image_if_emitted(locked)
+    return locked

@@ -19,7 +19,7 @@ from openedx_pok import client
 from openedx_pok.conf import setting
 from openedx_pok.models import CredentialState, PokCertificate
 from openedx_pok.services import lifecycle, queueing
-from openedx_pok.services.policy import EARLY_CHECK_INTERVAL, OVERDUE_CHECK_AFTER
+from openedx_pok.services.policy import EARLY_CHECK_INTERVAL
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +43,25 @@ def check(pok_certificate_id: int, *, early: bool = False, now: datetime | None 
     One status check; returns the credential's state afterwards, POK_NOT_ASKED when POK could not
     be reached, or None when there was nothing to check.
 
-    A due check continues the credential's chain (it holds the row while it asks POK and schedules
-    the next). An early one, asked for by a waiting learner, only records what POK says; it never
-    moves the chain's schedule, so checks never multiply.
+    A due check continues the credential's chain: it takes the row's lease while it asks POK, then
+    records the answer and schedules the next. Copies of one check wait for the row's lock instead
+    of skipping it, so each judges the row as committed: one takes the lease, the others find the
+    row not due and leave it to that one, which always gets the row back to record its answer.
+    An early check, asked for by a waiting learner, only records what POK says; it never moves the
+    chain's schedule, so checks never multiply.
     """
     now = now or timezone.now()
+    lease = None
     with transaction.atomic():
-        locked = lifecycle.lock(pok_certificate_id)
+        locked = lifecycle.lock(pok_certificate_id, skip_locked=False)
         if locked is None or locked.state != S.PROCESSING or not locked.pok_credential_id:
             return None
         chained = lifecycle.is_due(locked, now)
         if not chained and not early:
-            return None  # a duplicate, or superseded: the row's own schedule has a task
+            return None  # a copy, or superseded: whoever set the row's next check continues it
         if chained:
             lifecycle.apply(locked, "check_started", now=now)
+            lease = locked.next_attempt_at
     cache.set(CHECKED_RECENTLY_KEY.format(locked.pk), True, EARLY_CHECK_INTERVAL)
     try:
         pok_credential = client.get_client(locked.account).get_credential(locked.pok_credential_id)
@@ -68,29 +73,49 @@ def check(pok_certificate_id: int, *, early: bool = False, now: datetime | None 
             "POK status check of credential %s failed: %s", locked.pk, lifecycle.summarize_error(error)
         )
         if chained:
-            _settle(locked.pk, "check_failed", error, reason="status check: ", now=now)
+            _settle(locked.pk, "check_failed", error, reason="status check: ", now=now, lease=lease)
         return POK_NOT_ASKED
     with transaction.atomic():
-        locked = lifecycle.lock(pok_certificate_id)
+        locked = lifecycle.lock(pok_certificate_id, skip_locked=False)
         if locked is None or locked.state != S.PROCESSING:
             return None if locked is None else locked.state
-        apply_pok_answer(locked, pok_credential, now=now, continue_chain=chained)
+        apply_pok_answer(locked, pok_credential, now=now, continue_chain=_holds_lease(locked, lease))
     fetch_image_if_emitted(locked)
     return locked.state
 
 
-def _settle(pok_certificate_id: int, name: str, error: client.PokError, *, reason: str, now) -> None:
+def _holds_lease(locked: PokCertificate, lease: datetime | None) -> bool:
+    """
+    Whether this check still holds the row's lease, so continues the chain: one that outlived its
+    lease (a stalled worker) may find that another check took the row over since.
+    """
+    return lease is not None and locked.next_attempt_at == lease
+
+
+def _settle(
+    pok_certificate_id: int,
+    name: str,
+    error: client.PokError,
+    *,
+    reason: str,
+    now,
+    lease: datetime | None = None,
+) -> None:
+    """Apply a failure to a row still processing; given the check's ``lease``, only while it holds it."""
     with transaction.atomic():
-        locked = lifecycle.lock(pok_certificate_id)
-        if locked is not None and locked.state == S.PROCESSING:
-            lifecycle.apply(
-                locked,
-                name,
-                reason=reason + lifecycle.describe_error(error),
-                summary=reason + lifecycle.summarize_error(error),
-                now=now,
-                retry_after=getattr(error, "retry_after", None),
-            )
+        locked = lifecycle.lock(pok_certificate_id, skip_locked=False)
+        if locked is None or locked.state != S.PROCESSING:
+            return
+        if lease is not None and not _holds_lease(locked, lease):
+            return  # another check took the chain over
+        lifecycle.apply(
+            locked,
+            name,
+            reason=reason + lifecycle.describe_error(error),
+            summary=reason + lifecycle.summarize_error(error),
+            now=now,
+            retry_after=getattr(error, "retry_after", None),
+        )
 
 
 def apply_pok_answer(
@@ -129,8 +154,9 @@ def apply_pok_answer(
 def learner_is_waiting(credential: PokCertificate) -> bool:
     """
     A learner is looking at the "being issued" page (or its status endpoint): ask for an early
-    check of a credential POK is processing, or for the sweep when the row's own task looks lost.
-    Returns whether a task was queued; in eager mode it has already run.
+    check of a credential POK is processing (one that is overdue takes its chain up again). A row
+    whose own task was lost is the sweep's, which the caller re-arms (``liveness``). Returns
+    whether a task was queued; in eager mode it has already run.
     """
     now = timezone.now()
     if credential.state == S.PROCESSING and credential.pok_credential_id:
@@ -141,17 +167,7 @@ def learner_is_waiting(credential: PokCertificate) -> bool:
         if not cache.add(CHECKED_RECENTLY_KEY.format(credential.pk), True, EARLY_CHECK_INTERVAL):
             return False  # a check ran, or was asked for, a moment ago
         return queueing.queue(queueing.CHECK_CREDENTIAL_STATUS, credential.pk, early=True)
-    if _looks_lost(credential, now):
-        return queueing.ensure_scheduled(queueing.SWEEP_CREDENTIALS, countdown=0)
     return False
-
-
-def _looks_lost(credential: PokCertificate, now: datetime) -> bool:
-    """The row waits for a task that should have run by now."""
-    due = credential.next_attempt_at
-    if credential.state in (S.PENDING, S.RETRYING, S.PROCESSING) and due is not None:
-        return due < now - OVERDUE_CHECK_AFTER
-    return credential.state == S.PENDING and credential.modified < now - OVERDUE_CHECK_AFTER
 
 
 # -- images ----------------------------------------------------------------------------------------

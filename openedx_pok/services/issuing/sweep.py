@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Min, Q, QuerySet
 from django.utils import timezone
 
@@ -19,6 +19,7 @@ from openedx_pok.models import CredentialState, PokCertificate
 from openedx_pok.services import lifecycle, queueing
 from openedx_pok.services.issuing import sending, status
 from openedx_pok.services.policy import (
+    DUE_TOLERANCE,
     LOST_TASK_AFTER,
     MAX_COUNTDOWN,
     OVERDUE_CHECK_AFTER,
@@ -92,6 +93,7 @@ def sweep(now: datetime | None = None) -> dict:
     - unknown outcomes older than POK_UNKNOWN_OUTCOME_RETRY_AFTER, only when that setting is set.
     """
     now = now or timezone.now()
+    queueing.record_run(queueing.SWEEP_CREDENTIALS)
     due = due_work(now)
     counts = {
         "requeued": 0,
@@ -174,47 +176,66 @@ def next_run_in(now: datetime | None = None) -> float | None:
     Seconds until the sweep may have something to do (between SWEEP_INTERVAL and MAX_COUNTDOWN),
     or None when no credential waits for anything.
     """
-    now = now or timezone.now()
+    return countdown_until(next_moment(), now or timezone.now())
+
+
+def countdown_until(moment: datetime | None, now: datetime) -> float | None:
+    """
+    The sweep's countdown to act at ``moment``, between SWEEP_INTERVAL and MAX_COUNTDOWN; a
+    little after it, so that a run Celery delivers a hair early still finds the work due.
+    """
+    if moment is None:
+        return None
+    delay = (moment + DUE_TOLERANCE - now).total_seconds()
+    return min(MAX_COUNTDOWN, max(SWEEP_INTERVAL, delay))
+
+
+def next_moment(after: datetime | None = None) -> datetime | None:
+    """
+    The earliest moment at which the sweep would act on a credential (its retry or certificate
+    date, its status check long overdue, its request unanswered...), past or future; None when no
+    credential waits for anything. ``after``: only the moments later than it.
+    """
     policy = Policy.current()
     rows = PokCertificate.objects
-    moments = [
-        rows.filter(
-            state__in=[S.PENDING, S.RETRYING, S.FAILED, S.OUTCOME_UNKNOWN], next_attempt_at__isnull=False
-        ).aggregate(at=Min("next_attempt_at"))["at"],
-        _shifted(
-            rows.filter(state=S.PROCESSING).aggregate(at=Min("next_attempt_at"))["at"], OVERDUE_CHECK_AFTER
+    # What waits, the field that says since when, and how long after that the sweep acts.
+    waits = [
+        (
+            rows.filter(
+                state__in=[S.PENDING, S.RETRYING, S.FAILED, S.OUTCOME_UNKNOWN], next_attempt_at__isnull=False
+            ),
+            "next_attempt_at",
+            timedelta(0),
         ),
-        _shifted(
-            rows.filter(state=S.REQUESTING).aggregate(at=Min("requesting_since"))["at"],
-            timedelta(seconds=policy.requesting_timeout),
-        ),
-        _shifted(
-            rows.filter(state=S.PENDING, next_attempt_at__isnull=True).aggregate(at=Min("modified"))["at"],
-            LOST_TASK_AFTER,
-        ),
+        (rows.filter(state=S.PROCESSING), "next_attempt_at", OVERDUE_CHECK_AFTER),
+        (rows.filter(state=S.REQUESTING), "requesting_since", timedelta(seconds=policy.requesting_timeout)),
+        (rows.filter(state=S.PENDING, next_attempt_at__isnull=True), "modified", LOST_TASK_AFTER),
     ]
     if policy.unknown_outcome_resend_after is not None:
-        moments.append(
-            _shifted(
-                rows.filter(state=S.OUTCOME_UNKNOWN, pok_credential_id__isnull=True).aggregate(
-                    at=Min("requesting_since")
-                )["at"],
+        waits.append(
+            (
+                rows.filter(state=S.OUTCOME_UNKNOWN, pok_credential_id__isnull=True),
+                "requesting_since",
                 timedelta(seconds=policy.unknown_outcome_resend_after),
             )
         )
-    moments = [moment for moment in moments if moment is not None]
-    if not moments:
-        return None
-    return min(MAX_COUNTDOWN, max(SWEEP_INTERVAL, (min(moments) - now).total_seconds()))
+    moments = []
+    for waiting, field, delay in waits:
+        not_met_yet = waiting if after is None else waiting.filter(**{f"{field}__gt": after - delay})
+        since = not_met_yet.aggregate(at=Min(field))["at"]
+        if since is not None:
+            moments.append(since + delay)
+    return min(moments, default=None)
 
 
-def _shifted(moment: datetime | None, by: timedelta) -> datetime | None:
-    return None if moment is None else moment + by
-
-
-def schedule_next_run() -> None:
-    """After a self-scheduled sweep: come back while any credential still waits for something."""
-    queueing.scheduled_run_started(queueing.SWEEP_CREDENTIALS)
-    countdown = next_run_in()
-    if countdown is not None:
-        queueing.ensure_scheduled(queueing.SWEEP_CREDENTIALS, countdown=countdown)
+def schedule_next_run(run_token: str) -> None:
+    """
+    After a self-scheduled sweep (even one that failed): come back while any credential still
+    waits for something; while the database refuses to say, come back in a minute and look again.
+    """
+    try:
+        countdown = next_run_in()
+    except DatabaseError:
+        log.warning("POK sweep: the database refused to say what waits; looking again in a minute")
+        countdown = SWEEP_INTERVAL
+    queueing.schedule_next_run(queueing.SWEEP_CREDENTIALS, run_token, countdown)

@@ -19,7 +19,7 @@ from openedx_pok.conf import setting
 from openedx_pok.models import PokCertificate
 from openedx_pok.platform_adapter import RenderContext
 from openedx_pok.services import lifecycle, queueing
-from openedx_pok.services.issuing import creation, status
+from openedx_pok.services.issuing import creation, liveness, status
 from openedx_pok.services.pages import frame, learner_pages, studio_preview
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,10 @@ def render_certificate_page(context: dict) -> None:
     if credential is None:
         _queue_issuance_for_existing_certificate(user_id, page.course_key)
         return
-    waiting = credential.state in lifecycle.IN_FLIGHT_STATES and status.learner_is_waiting(credential)
+    in_flight = credential.state in lifecycle.IN_FLIGHT_STATES
+    if in_flight:
+        liveness.rearm_overdue()  # a learner waits: a chain the broker lost is re-armed
+    waiting = in_flight and status.learner_is_waiting(credential)
     if waiting and queueing.is_eager():
         credential.refresh_from_db()  # the early check ran inside this request
     with translation.override(frame.spoken_language(frame.viewer_language(request, page))):
