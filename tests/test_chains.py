@@ -315,6 +315,21 @@ def test_after_the_broker_is_lost_a_certificate_request_restores_the_chains_once
     assert all(PokCertificate.objects.get(pk=c.pk).state == S.EMITTED for c in credentials)
 
 
+def test_a_worker_starting_on_a_quiet_site_leaves_the_first_certificate_requests_their_turn(
+    fake_pok, queued_tasks, make_learner, pok_course, course_grade
+):
+    """No credential yet: the worker has nothing to restore, and the learners passing next minute
+    still get the sweep and the reconciliation chains."""
+    worker_ready.send(sender=None)
+    assert queued_tasks.named(SWEEP) == []
+    assert queued_tasks.named(RECONCILE) == []
+
+    request_certificate(make_learner(), pok_course, course_grade())
+
+    assert len(live_runs(queued_tasks, SWEEP)) == 1
+    assert len(live_runs(queued_tasks, RECONCILE)) == 1
+
+
 def test_a_lost_chain_is_rearmed_by_any_task_at_most_once_per_interval(fake_pok, queued_tasks, processing):
     [credential] = processing()
 

@@ -62,17 +62,24 @@ def restore_chains(now: datetime | None = None) -> list[str]:
 
 
 def _rearm(gate: str, now: datetime | None, *, restore: bool) -> list[str]:
+    """
+    A judgement takes the interval's turn before it asks the database (tasks and page views call it
+    often). A restoration takes it only once it has something to schedule: a worker starting on a
+    quiet site must not use up the turn of the first certificate request after it.
+    """
     now = now or timezone.now()
-    interval = int(now.timestamp() // SWEEP_INTERVAL)
+    turn = gate.format(int(now.timestamp() // SWEEP_INTERVAL))
     if queueing.is_eager() or platform_adapter.is_studio():
         return []  # nothing waits in a broker; Studio's workers run none of these tasks
-    if not cache.add(gate.format(interval), True, 2 * SWEEP_INTERVAL):
+    if not restore and not cache.add(turn, True, 2 * SWEEP_INTERVAL):
         return []
     try:
         with transaction.atomic():  # a refused query must not spoil the caller's transaction
             chains = _chains_to_schedule(now, restore=restore)
     except DatabaseError:
         log.warning("POK could not judge its periodic tasks from the database", exc_info=True)
+        return []
+    if restore and (not chains or not cache.add(turn, True, 2 * SWEEP_INTERVAL)):
         return []
     scheduled = []
     for task_name, (countdown, overdue) in chains.items():
