@@ -44,11 +44,12 @@ BULK_FIRST_CHECK_DELAY = 60.0
 # to a query it refused on its merits (IntegrityError, ProgrammingError), which no retry mends.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 # A task that met DATABASE_UNAVAILABLE is sent again within 1, 2, 4... seconds (full jitter), never
-# more than this apart: the work resumes within a minute of the database's return.
-DATABASE_RETRY_MAX_DELAY = 60
+# more than this apart: the work resumes within half a minute of the database's return, and what
+# POK emitted meanwhile reaches the pages within a minute (bench/recovery.py, database-outage).
+DATABASE_RETRY_MAX_DELAY = 30
 # How often a task tries again (over 25 minutes at most); then the sweep and the reconciliation
 # find its work in the rows.
-DATABASE_RETRIES = 30
+DATABASE_RETRIES = 55
 # POK's answer to a POST lives only in the task that records it: that one tries for up to a day.
 RECORD_ANSWER_RETRIES = 24 * 60
 
