@@ -37,6 +37,7 @@ from _common import (  # importing _common also sets the path and settings
     add_database_option,
     create_certified_learners,
     create_course,
+    pass_learners,
     set_up_shared_database,
     start_workers,
     work,
@@ -136,8 +137,6 @@ class OpenPages:
 
 
 def run_once(course_key, options, emit_after: float) -> dict:
-    from openedx_filters.learning.filters import CertificateCreationRequested
-
     from openedx_pok.models import CredentialState, PokCertificate
 
     pok = RemoteFakePok(emit_after=emit_after)
@@ -152,15 +151,7 @@ def run_once(course_key, options, emit_after: float) -> dict:
         workers = start_workers(broker, options.workers, errors)
         calls_in_views = count_calls_inside_views()
 
-        for user, _certificate in learners:  # the platform's call site, as the grades worker runs it
-            CertificateCreationRequested.run_filter(
-                user=user,
-                course_key=course_key,
-                mode="verified",
-                status=None,
-                grade=None,
-                generation_mode="batch",
-            )
+        pass_learners(course_key, learners)
         credentials = {
             row.user_id: str(row.public_id) for row in PokCertificate.objects.filter(course_key=course_key)
         }

@@ -66,6 +66,7 @@ from _common import (  # importing _common also sets the path and settings
     RemoteFakePok,
     create_certified_learners,
     create_course,
+    pass_learners,
     set_up_shared_database,
 )
 
@@ -483,22 +484,12 @@ class Run:
 
     def learners_pass(self) -> None:
         """The platform creates every learner's certificate: the creation step runs for each."""
-        from openedx_filters.learning.filters import CertificateCreationRequested
-
         course_key = create_course(
             "course-v1:BenchX+RECOVERY+2026", display_name="Recovery 101", course_title="Recovery 101"
         )
         learners = create_certified_learners(course_key, self.options.learners)
         self.passed_at = time.time()
-        for user, _certificate in learners:
-            CertificateCreationRequested.run_filter(
-                user=user,
-                course_key=course_key,
-                mode="verified",
-                status=None,
-                grade=None,
-                generation_mode="batch",
-            )
+        pass_learners(course_key, learners)
 
     # -- what the run sees --
 
