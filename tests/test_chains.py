@@ -330,6 +330,16 @@ def test_a_worker_starting_on_a_quiet_site_leaves_the_first_certificate_requests
     assert len(live_runs(queued_tasks, RECONCILE)) == 1
 
 
+def test_once_the_chains_are_restored_later_requests_in_the_interval_ask_the_database_nothing(
+    fake_pok, queued_tasks, make_learner, pok_course, course_grade, django_assert_num_queries
+):
+    request_certificate(make_learner(), pok_course, course_grade())
+    assert len(live_runs(queued_tasks, SWEEP)) == 1
+
+    with django_assert_num_queries(0):
+        assert liveness.restore_chains() == []
+
+
 def test_a_lost_chain_is_rearmed_by_any_task_at_most_once_per_interval(fake_pok, queued_tasks, processing):
     [credential] = processing()
 

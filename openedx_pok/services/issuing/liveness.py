@@ -65,12 +65,15 @@ def _rearm(gate: str, now: datetime | None, *, restore: bool) -> list[str]:
     """
     A judgement takes the interval's turn before it asks the database (tasks and page views call it
     often). A restoration takes it only once it has something to schedule: a worker starting on a
-    quiet site must not use up the turn of the first certificate request after it.
+    quiet site must not use up the turn of the first certificate request after it. Once the turn is
+    taken, neither asks the database again in that interval (a backfill requests thousands).
     """
     now = now or timezone.now()
     turn = gate.format(int(now.timestamp() // SWEEP_INTERVAL))
     if queueing.is_eager() or platform_adapter.is_studio():
         return []  # nothing waits in a broker; Studio's workers run none of these tasks
+    if cache.get(turn) is not None:
+        return []
     if not restore and not cache.add(turn, True, 2 * SWEEP_INTERVAL):
         return []
     try:
