@@ -242,4 +242,12 @@ SETTINGS_BY_NAME = {entry.name: entry for entry in SETTINGS}
 
 def setting(name: str) -> Any:
     """Return the operator's value of a plugin setting, or its default."""
-    return getattr(settings, name, SETTINGS_BY_NAME[name].default)
+    return setting_in(settings, name)
+
+
+def setting_in(settings_object, name: str) -> Any:
+    """
+    A plugin setting as ``settings_object`` holds it, or its default: Django's settings, or a
+    settings module while the platform is still building it (``plugin_settings``).
+    """
+    return getattr(settings_object, name, SETTINGS_BY_NAME[name].default)

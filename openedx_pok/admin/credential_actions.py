@@ -19,6 +19,7 @@ from openedx_pok.client import PokError
 from openedx_pok.models import CredentialState, PokCertificate
 from openedx_pok.services import lifecycle
 from openedx_pok.services.issuing import operator_actions
+from openedx_pok.services.templates import payload
 
 S = CredentialState
 
@@ -180,6 +181,7 @@ class CredentialActions:
             **self.admin_site.each_context(request),
             "title": _("Attach the credential found in POK"),
             "credential": credential,
+            "tags": payload.credential_tags(credential),
             "form": form,
             "error": error,
             "action": "attach_pok_credential",

@@ -150,7 +150,7 @@ def record_run(task_name: str) -> None:
 
 
 def _send_run(task_name: str, run_token: str, countdown: float) -> bool:
-    countdown = min(max(0.0, countdown), MAX_COUNTDOWN)
+    countdown = _bounded(countdown)
     if not queue(task_name, countdown=countdown, scheduled=True, run_token=run_token):
         key = SCHEDULED_KEY.format(task_name)
         if cache.get(key) == run_token:
@@ -161,4 +161,9 @@ def _send_run(task_name: str, run_token: str, countdown: float) -> bool:
 
 
 def _marker_lifetime(countdown: float) -> float:
-    return min(max(0.0, countdown), MAX_COUNTDOWN) + SCHEDULED_START_MARGIN
+    return _bounded(countdown) + SCHEDULED_START_MARGIN
+
+
+def _bounded(countdown: float) -> float:
+    """No run waits in the broker longer than MAX_COUNTDOWN (the visibility timeout's half)."""
+    return min(max(0.0, countdown), MAX_COUNTDOWN)

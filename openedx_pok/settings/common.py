@@ -11,7 +11,7 @@ cannot tell from the operator's value (docs/decisions/0010).
 """
 
 from openedx_pok.celery_schedule import beat_schedule
-from openedx_pok.conf import SETTINGS_BY_NAME
+from openedx_pok.conf import setting_in
 
 CREATION_STEP = "openedx_pok.filters.IssuePokCredentialStep"
 RENDER_STEP = "openedx_pok.filters.RenderPokCredentialStep"
@@ -24,11 +24,6 @@ def plugin_settings(settings):
     add_pipeline_step(settings, CREATION_FILTER, CREATION_STEP)
     add_pipeline_step(settings, RENDER_FILTER, RENDER_STEP)
     derive_beat_entries(settings)
-
-
-def operator_value(settings, name: str):
-    """A plugin setting as the settings being built hold it so far, else its default."""
-    return getattr(settings, name, SETTINGS_BY_NAME[name].default)
 
 
 class PluginBeatEntry(dict):
@@ -48,9 +43,9 @@ def derive_beat_entries(settings):
         settings.CELERYBEAT_SCHEDULE = schedule
     for name in [name for name, entry in schedule.items() if isinstance(entry, PluginBeatEntry)]:
         del schedule[name]
-    if not operator_value(settings, "POK_ADD_BEAT_SCHEDULE"):
+    if not setting_in(settings, "POK_ADD_BEAT_SCHEDULE"):
         return
-    for name, entry in beat_schedule(operator_value(settings, "POK_CELERY_QUEUE")).items():
+    for name, entry in beat_schedule(setting_in(settings, "POK_CELERY_QUEUE")).items():
         if name not in schedule:
             schedule[name] = PluginBeatEntry(entry)
 

@@ -10,7 +10,8 @@ import pytest
 
 pytest.importorskip("tutor.hooks", reason="the Tutor lane needs the tutor package: run `make test-tutor`")
 
-from openedx_pok.settings.common import CREATION_FILTER, CREATION_STEP, operator_value
+from openedx_pok.conf import setting_in
+from openedx_pok.settings.common import CREATION_FILTER, CREATION_STEP
 
 FRAGMENT_START = "# openedx-pok-credentials: values from the Tutor configuration"
 FRAGMENT_END = "# end of openedx-pok-credentials settings\n"
@@ -77,9 +78,9 @@ def test_settings_left_empty_in_tutor_keep_yaml_values_and_plugin_defaults(tutor
 
     assert settings.POK_PAGE_ID == "page-from-yaml"
     # Nothing sets these: the plugin reads its own defaults.
-    assert operator_value(settings, "POK_API_URL") == "https://api.pok.tech/"
-    assert operator_value(settings, "POK_TIMEOUT") == 10
-    assert operator_value(settings, "POK_TEMPLATE_ID") == ""
+    assert setting_in(settings, "POK_API_URL") == "https://api.pok.tech/"
+    assert setting_in(settings, "POK_TIMEOUT") == 10
+    assert setting_in(settings, "POK_TEMPLATE_ID") == ""
 
 
 def test_the_schedule_and_the_filter_pipeline_are_extended_not_replaced(tutor_project, load_lms_settings):

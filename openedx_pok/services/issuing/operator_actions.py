@@ -15,6 +15,7 @@ from openedx_pok.services import lifecycle
 from openedx_pok.services.issuing import status
 from openedx_pok.services.issuing.creation import as_course_key
 from openedx_pok.services.lifecycle import DuplicateRisk, IssuanceError, NoPokCredential, WrongState
+from openedx_pok.services.templates.payload import COURSE_TAG, LEARNER_TAG
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +146,9 @@ def _receiver_mismatch(credential: PokCertificate, pok_credential: client.PokCre
     was sent with or the learner's current one, or, when POK gives no email, the receiver's name
     the one sent or the learner's current one. The reasons name no one: operators compare in POK.
     """
-    students = _tag_values(pok_credential.tags, "StudentId")
+    students = _tag_values(pok_credential.tags, LEARNER_TAG)
     if students and students != {str(credential.user_id)}:
-        return "it is tagged for another learner (StudentId)"
+        return f"it is tagged for another learner ({LEARNER_TAG})"
     if pok_credential.receiver_email:
         emails = {_comparable(credential.receiver_email), _comparable(credential.user.email)} - {""}
         matches = _comparable(pok_credential.receiver_email) in emails
@@ -169,7 +170,7 @@ def _course_mismatch(credential: PokCertificate, pok_credential: client.PokCrede
     Why POK's credential is not for this row's course, or None when it is: its ``CourseId`` tag, or,
     when POK echoes no tags, its title against the title the row was sent with.
     """
-    courses = _tag_values(pok_credential.tags, "CourseId")
+    courses = _tag_values(pok_credential.tags, COURSE_TAG)
     if courses:
         if courses != {str(credential.course_key)}:
             shown = ", ".join(sorted(values.log_safe(course) for course in courses))
@@ -182,7 +183,9 @@ def _course_mismatch(credential: PokCertificate, pok_credential: client.PokCrede
                 f"({values.log_safe(credential.title)})"
             )
         return None
-    return "POK's answer names no course (no CourseId tag, no title): it cannot be checked against this one"
+    return (
+        f"POK's answer names no course (no {COURSE_TAG} tag, no title): it cannot be checked against this one"
+    )
 
 
 def _tag_values(tags: tuple[str, ...], key: str) -> set[str]:

@@ -26,6 +26,12 @@ from openedx_pok.services.templates.template_definitions import get_template_def
 
 log = logging.getLogger(__name__)
 
+# The tags every credential carries, ``Key:Value``: how POK's dashboard (and an operator attaching a
+# credential found there) tells whose and which course's it is.
+LEARNER_TAG = "StudentId"
+COURSE_TAG = "CourseId"
+MODE_TAG = "Mode"
+
 
 class PayloadError(Exception):
     """The credential cannot be described to POK; the message says what the operator must fix."""
@@ -172,6 +178,15 @@ def credential_payload(credential) -> Payload:
         template,
         learner,
         (credential.emission_date or timezone.now()).astimezone(UTC),
-        tags=[f"StudentId:{user.pk}", f"CourseId:{credential.course_key}", f"Mode:{credential.mode}"],
+        tags=credential_tags(credential),
         skip_acceptance=bool(setting("POK_SKIP_ACCEPTANCE")),
     )
+
+
+def credential_tags(credential) -> list[str]:
+    """The tags a credential is sent with: its learner, its course and its mode."""
+    return [
+        f"{LEARNER_TAG}:{credential.user_id}",
+        f"{COURSE_TAG}:{credential.course_key}",
+        f"{MODE_TAG}:{credential.mode}",
+    ]
